@@ -1,0 +1,542 @@
+// One configuration schema for every subcommand. Each setting can come from the config file, an
+// environment variable or a flag (in rising precedence), and is validated before anything starts.
+import { existsSync, readFileSync } from 'node:fs';
+import convict from 'convict';
+import { ConfigError } from './errors.ts';
+
+export const DEFAULT_CONFIG_FILE = '/etc/rclone-migrate/config.json';
+
+/** A JSON object of string values (extra rclone remote options such as `{"no_head":"true"}`). */
+convict.addFormat({
+  name: 'string-map',
+  validate(value: unknown) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error(`must be a JSON object of strings: value was ${JSON.stringify(value)}`);
+    }
+    for (const [k, v] of Object.entries(value)) {
+      if (typeof v !== 'string') throw new Error(`value of "${k}" must be a string`);
+    }
+  },
+  coerce: (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value),
+});
+
+/** A JSON array of strings (extra non-secret rclone flags). */
+convict.addFormat({
+  name: 'string-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+      throw new Error(`must be a JSON array of strings: value was ${JSON.stringify(value)}`);
+    }
+  },
+  coerce: (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value),
+});
+
+convict.addFormat({
+  name: 'positive-int',
+  validate(value: unknown) {
+    if (!Number.isInteger(value) || (value as number) < 1)
+      throw new Error(`must be a whole number ≥ 1: value was ${JSON.stringify(value)}`);
+  },
+  coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
+});
+
+const schema = {
+  config: {
+    doc: 'Path of the JSON config file (a missing default file is ignored)',
+    format: String,
+    default: DEFAULT_CONFIG_FILE,
+    env: 'RCLONE_MIGRATE_CONFIG',
+    arg: 'config',
+  },
+  log: {
+    level: {
+      doc: 'Log level',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'RCLONE_MIGRATE_LOG_LEVEL',
+      arg: 'log-level',
+    },
+  },
+  queue: {
+    url: {
+      doc: 'URL of the SQS work queue',
+      format: String,
+      default: '',
+      env: 'QUEUE_URL',
+      arg: 'queue-url',
+    },
+    deadLetterUrl: {
+      doc: "URL of the dead-letter queue (empty: found from the work queue's redrive policy)",
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_DEAD_LETTER_URL',
+      arg: 'dead-letter-url',
+    },
+    waitSeconds: {
+      doc: 'SQS long-poll wait in seconds (0-20)',
+      format: 'int',
+      default: 20,
+      env: 'RCLONE_MIGRATE_WAIT_SECONDS',
+      arg: 'wait-seconds',
+    },
+    visibilitySeconds: {
+      doc: 'Visibility timeout set on received messages and renewed by the heartbeat, in seconds',
+      format: 'positive-int',
+      default: 120,
+      env: 'RCLONE_MIGRATE_VISIBILITY_SECONDS',
+      arg: 'visibility-seconds',
+    },
+    heartbeatSeconds: {
+      doc: 'How often visibility of in-flight messages is extended, in seconds (under half the visibility)',
+      format: 'positive-int',
+      default: 30,
+      env: 'RCLONE_MIGRATE_HEARTBEAT_SECONDS',
+      arg: 'heartbeat-seconds',
+    },
+  },
+  source: {
+    bucket: {
+      doc: 'Source bucket (lister)',
+      format: String,
+      default: '',
+      env: 'SOURCE_BUCKET',
+      arg: 'source-bucket',
+    },
+    prefix: {
+      doc: 'Only keys under this prefix (lister)',
+      format: String,
+      default: '',
+      env: 'PREFIX',
+      arg: 'prefix',
+    },
+    endpoint: {
+      doc: 'Source S3 endpoint URL (empty: read from Secrets Manager)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_SOURCE_ENDPOINT',
+      arg: 'source-endpoint',
+    },
+    accessKeyId: {
+      doc: 'Source access key id (empty: read from Secrets Manager)',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'RCLONE_MIGRATE_SOURCE_ACCESS_KEY_ID',
+      arg: 'source-access-key-id',
+    },
+    secretAccessKey: {
+      doc: 'Source secret access key (empty: read from Secrets Manager)',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'RCLONE_MIGRATE_SOURCE_SECRET_ACCESS_KEY',
+      arg: 'source-secret-access-key',
+    },
+    region: {
+      doc: 'Region name the source expects in signatures',
+      format: String,
+      default: 'us-east-1',
+      env: 'RCLONE_MIGRATE_SOURCE_REGION',
+      arg: 'source-region',
+    },
+    provider: {
+      doc: 'rclone S3 provider name of the source (IBMCOS, Wasabi, Minio, Ceph, GCS, Other, ...)',
+      format: String,
+      default: 'Other',
+      env: 'RCLONE_MIGRATE_SOURCE_PROVIDER',
+      arg: 'source-provider',
+    },
+    forcePathStyle: {
+      doc: 'Address the source with path-style URLs',
+      format: Boolean,
+      default: true,
+      env: 'RCLONE_MIGRATE_SOURCE_FORCE_PATH_STYLE',
+      arg: 'source-force-path-style',
+    },
+    secretEndpoint: {
+      doc: 'Secrets Manager name of the source endpoint',
+      format: String,
+      default: '/migration/source_endpoint',
+      env: 'RCLONE_MIGRATE_SECRET_ENDPOINT',
+      arg: 'secret-endpoint',
+    },
+    secretAccessKeyName: {
+      doc: 'Secrets Manager name of the source access key id',
+      format: String,
+      default: '/migration/source_access_key',
+      env: 'RCLONE_MIGRATE_SECRET_ACCESS_KEY',
+      arg: 'secret-access-key',
+    },
+    secretSecretKeyName: {
+      doc: 'Secrets Manager name of the source secret access key',
+      format: String,
+      default: '/migration/source_secret_key',
+      env: 'RCLONE_MIGRATE_SECRET_SECRET_KEY',
+      arg: 'secret-secret-key',
+    },
+    rcloneOptions: {
+      doc: 'Extra rclone options of the source remote, a JSON object (e.g. {"chunk_size":"16M"})',
+      format: 'string-map',
+      default: {},
+      env: 'RCLONE_MIGRATE_SOURCE_RCLONE_OPTIONS',
+      arg: 'source-rclone-options',
+    },
+  },
+  dest: {
+    bucket: {
+      doc: 'Destination bucket (lister)',
+      format: String,
+      default: '',
+      env: 'DEST_BUCKET',
+      arg: 'dest-bucket',
+    },
+    prefix: {
+      doc: 'Prefix prepended to every destination key (lister)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_DEST_PREFIX',
+      arg: 'dest-prefix',
+    },
+    region: {
+      doc: 'Destination region (empty: the SDK default chain)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_DEST_REGION',
+      arg: 'dest-region',
+    },
+    endpoint: {
+      doc: 'Destination S3 endpoint (empty: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_DEST_ENDPOINT',
+      arg: 'dest-endpoint',
+    },
+    rcloneOptions: {
+      doc: 'Extra rclone options of the destination remote, a JSON object',
+      format: 'string-map',
+      default: {},
+      env: 'RCLONE_MIGRATE_DEST_RCLONE_OPTIONS',
+      arg: 'dest-rclone-options',
+    },
+  },
+  worker: {
+    maxAttempts: {
+      doc: 'Attempts per key before it goes to the dead-letter queue',
+      format: 'positive-int',
+      default: 3,
+      env: 'RCLONE_MIGRATE_MAX_ATTEMPTS',
+      arg: 'max-attempts',
+    },
+    maxMessagesInFlight: {
+      doc: 'Messages held at once (0: enough to keep every copy slot busy)',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_MAX_MESSAGES_IN_FLIGHT',
+      arg: 'max-messages-in-flight',
+    },
+    drainSeconds: {
+      doc: 'On SIGTERM, how long in-flight work may finish before it is handed back, in seconds',
+      format: 'nat',
+      default: 120,
+      env: 'RCLONE_MIGRATE_DRAIN_SECONDS',
+      arg: 'drain-seconds',
+    },
+    verifyEtag: {
+      doc: 'Compare ETags (or rclone MD5 metadata) at the destination where they are comparable',
+      format: Boolean,
+      default: true,
+      env: 'RCLONE_MIGRATE_VERIFY_ETAG',
+      arg: 'verify-etag',
+    },
+    sdkPartSizeMiB: {
+      doc: 'Part size of multipart uploads on the SDK copy path, MiB',
+      format: 'positive-int',
+      default: 64,
+      env: 'RCLONE_MIGRATE_SDK_PART_SIZE_MIB',
+      arg: 'sdk-part-size-mib',
+    },
+    sqsUnhealthySeconds: {
+      doc: 'Report unhealthy after SQS polling has failed for this long, in seconds',
+      format: 'positive-int',
+      default: 120,
+      env: 'RCLONE_MIGRATE_SQS_UNHEALTHY_SECONDS',
+      arg: 'sqs-unhealthy-seconds',
+    },
+  },
+  rclone: {
+    binary: {
+      doc: 'rclone executable',
+      format: String,
+      default: 'rclone',
+      env: 'RCLONE_MIGRATE_RCLONE_BINARY',
+      arg: 'rclone-binary',
+    },
+    children: {
+      doc: 'Number of long-lived rclone rcd children',
+      format: 'positive-int',
+      default: 6,
+      env: 'RCLONE_MIGRATE_RCLONE_CHILDREN',
+      arg: 'rclone-children',
+    },
+    transfersPerChild: {
+      doc: 'Copies each rclone child runs at once',
+      format: 'positive-int',
+      default: 4,
+      env: 'RCLONE_MIGRATE_RCLONE_TRANSFERS_PER_CHILD',
+      arg: 'rclone-transfers-per-child',
+    },
+    flags: {
+      doc: 'Extra global rclone flags, a JSON array (no secrets: flags are visible in ps)',
+      format: 'string-list',
+      default: [],
+      env: 'RCLONE_MIGRATE_RCLONE_FLAGS',
+      arg: 'rclone-flags',
+    },
+    startTimeoutSeconds: {
+      doc: 'How long an rclone child may take to answer after it starts, in seconds',
+      format: 'positive-int',
+      default: 20,
+      env: 'RCLONE_MIGRATE_RCLONE_START_TIMEOUT_SECONDS',
+      arg: 'rclone-start-timeout-seconds',
+    },
+  },
+  metrics: {
+    host: {
+      doc: 'Address the /metrics and /healthz server listens on',
+      format: String,
+      default: '127.0.0.1',
+      env: 'RCLONE_MIGRATE_METRICS_HOST',
+      arg: 'metrics-host',
+    },
+    port: {
+      doc: 'Port of the /metrics and /healthz server (0: any free port, -1: off)',
+      format: 'int',
+      default: 9108,
+      env: 'RCLONE_MIGRATE_METRICS_PORT',
+      arg: 'metrics-port',
+    },
+  },
+  lister: {
+    jobId: {
+      doc: 'Job id carried in every message (empty: derived from the buckets, prefix and start time)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_JOB_ID',
+      arg: 'job-id',
+    },
+    batchSize: {
+      doc: 'Keys per message',
+      format: 'positive-int',
+      default: 20,
+      env: 'RCLONE_MIGRATE_BATCH_SIZE',
+      arg: 'batch-size',
+    },
+  },
+};
+
+export type Config = {
+  config: string;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  queue: {
+    url: string;
+    deadLetterUrl: string;
+    waitSeconds: number;
+    visibilitySeconds: number;
+    heartbeatSeconds: number;
+  };
+  source: {
+    bucket: string;
+    prefix: string;
+    endpoint: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    region: string;
+    provider: string;
+    forcePathStyle: boolean;
+    secretEndpoint: string;
+    secretAccessKeyName: string;
+    secretSecretKeyName: string;
+    rcloneOptions: Record<string, string>;
+  };
+  dest: {
+    bucket: string;
+    prefix: string;
+    region: string;
+    endpoint: string;
+    rcloneOptions: Record<string, string>;
+  };
+  worker: {
+    maxAttempts: number;
+    maxMessagesInFlight: number;
+    drainSeconds: number;
+    verifyEtag: boolean;
+    sdkPartSizeMiB: number;
+    sqsUnhealthySeconds: number;
+  };
+  rclone: {
+    binary: string;
+    children: number;
+    transfersPerChild: number;
+    flags: string[];
+    startTimeoutSeconds: number;
+  };
+  metrics: { host: string; port: number };
+  lister: { jobId: string; batchSize: number };
+};
+
+/** Sections of the schema a subcommand uses: `--help` lists only those. */
+export type Section = Exclude<keyof Config, 'config'>;
+
+type Leaf = {
+  doc: string;
+  default: unknown;
+  env: string;
+  arg: string;
+  sensitive?: boolean;
+  format: unknown;
+};
+
+/** Every setting: its dotted path and schema entry, in schema order. */
+export function settings(): Array<{ path: string; leaf: Leaf }> {
+  const out: Array<{ path: string; leaf: Leaf }> = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [name, value] of Object.entries(node)) {
+      const path = prefix ? `${prefix}.${name}` : name;
+      if (value !== null && typeof value === 'object' && 'doc' in value) out.push({ path, leaf: value as Leaf });
+      else walk(value as Record<string, unknown>, path);
+    }
+  };
+  walk(schema, '');
+  return out;
+}
+
+/** The paths of every secret setting, for redaction wherever config or logs are printed. */
+export const SENSITIVE_PATHS: readonly string[] = settings()
+  .filter((s) => s.leaf.sensitive)
+  .map((s) => s.path);
+
+/** Flags take `--name value` or `--name=value`; boolean flags may stand alone. */
+export function parseFlags(argv: readonly string[]): { flags: string[]; positional: string[] } {
+  const known = new Map(settings().map((s) => [s.leaf.arg, s.leaf]));
+  const flags: string[] = [];
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (!token.startsWith('--')) {
+      positional.push(token);
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const name = token.slice(2, eq === -1 ? undefined : eq);
+    const leaf = known.get(name);
+    if (!leaf) throw new ConfigError(`unknown option --${name} (see --help)`);
+    let value: string;
+    if (eq !== -1) value = token.slice(eq + 1);
+    else if (leaf.format === Boolean && (argv[i + 1] === undefined || argv[i + 1]?.startsWith('--'))) value = 'true';
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError(`option --${name} needs a value`);
+      value = next;
+      i++;
+    }
+    flags.push(`--${name}`, value);
+  }
+  return { flags, positional };
+}
+
+export type LoadOptions = {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+};
+
+/**
+ * Builds the configuration: defaults, then the config file, then environment, then flags.
+ * Throws ConfigError naming the setting, the value and what is allowed.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const { flags } = parseFlags(options.argv ?? []);
+  let conf;
+  try {
+    conf = convict(schema, { args: flags, env: env });
+  } catch (err) {
+    throw new ConfigError(describeConvictError(err));
+  }
+  const file = conf.get('config');
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    conf.load(parsed as object);
+  } else if (file !== DEFAULT_CONFIG_FILE) {
+    throw new ConfigError(`config file ${file} does not exist`);
+  }
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(describeConvictError(err));
+  }
+  const config = conf.getProperties() as Config;
+  checkRelations(config);
+  return config;
+}
+
+/** Rules between settings that convict's per-setting formats cannot say. */
+function checkRelations(config: Config): void {
+  const { waitSeconds, visibilitySeconds, heartbeatSeconds } = config.queue;
+  if (waitSeconds < 0 || waitSeconds > 20) {
+    throw new ConfigError(`queue.waitSeconds: value ${waitSeconds} is not allowed: must be 0 to 20 (SQS limit)`);
+  }
+  if (visibilitySeconds > 43200) {
+    throw new ConfigError(`queue.visibilitySeconds: value ${visibilitySeconds} is not allowed: at most 43200 (12 h)`);
+  }
+  if (heartbeatSeconds * 2 > visibilitySeconds) {
+    throw new ConfigError(
+      `queue.heartbeatSeconds: value ${heartbeatSeconds} is not allowed: must be at most half of queue.visibilitySeconds (${visibilitySeconds})`,
+    );
+  }
+  if (config.metrics.port < -1 || config.metrics.port > 65535) {
+    throw new ConfigError(`metrics.port: value ${config.metrics.port} is not allowed: -1 (off), 0 (any) or 1-65535`);
+  }
+}
+
+function describeConvictError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // convict words it "key: must be ...: value was X"; keep it, but never echo a secret's value.
+  return message
+    .split('\n')
+    .map((line) => {
+      const path = line.split(':')[0]?.trim() ?? '';
+      return SENSITIVE_PATHS.includes(path) ? `${path}: invalid value (redacted)` : line;
+    })
+    .join('\n');
+}
+
+/** The config as it may be printed: secrets replaced. */
+export function redactedConfig(config: Config): Config {
+  const copy = structuredClone(config);
+  for (const path of SENSITIVE_PATHS) {
+    const [section, name] = path.split('.') as [keyof Config, string];
+    const holder = copy[section] as unknown as Record<string, unknown>;
+    if (holder[name]) holder[name] = '[redacted]';
+  }
+  return copy;
+}
+
+/** `--help` text for the settings a subcommand uses: flag, environment variable, default, doc. */
+export function helpText(sections: readonly Section[]): string {
+  const lines: string[] = [];
+  for (const section of ['config', ...sections]) {
+    const rows = settings().filter((s) => s.path === section || s.path.startsWith(`${section}.`));
+    if (rows.length === 0) continue;
+    for (const { path, leaf } of rows) {
+      const def = leaf.sensitive ? '(none)' : JSON.stringify(leaf.default);
+      lines.push(`  --${leaf.arg}  (${path}, env ${leaf.env}, default ${def})`);
+      lines.push(`      ${leaf.doc}`);
+    }
+  }
+  return lines.join('\n');
+}
