@@ -1,0 +1,104 @@
+// Prometheus metrics of the worker. Labels are bounded sets (path, outcome, reason, operation):
+// never a key or a bucket.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+const PREFIX = 'rclone_migrate_';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  const r = [registry];
+  return {
+    registry,
+    objectsCopied: new Counter({
+      name: `${PREFIX}objects_copied_total`,
+      help: 'Objects copied and verified at the destination, by copy path (rclone or sdk)',
+      labelNames: ['path'] as const,
+      registers: r,
+    }),
+    objectsFailed: new Counter({
+      name: `${PREFIX}objects_failed_total`,
+      help: 'Object copy attempts that failed, by reason (not_found, auth, verify, copy, child, aborted)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    objectsDeadLettered: new Counter({
+      name: `${PREFIX}objects_dead_lettered_total`,
+      help: 'Objects sent to the dead-letter queue after their attempts were exhausted',
+      registers: r,
+    }),
+    bytesCopied: new Counter({
+      name: `${PREFIX}bytes_copied_total`,
+      help: 'Bytes of objects copied and verified at the destination',
+      registers: r,
+    }),
+    objectDuration: new Histogram({
+      name: `${PREFIX}object_copy_duration_seconds`,
+      help: 'Time to copy and verify one object, by outcome',
+      labelNames: ['outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+      registers: r,
+    }),
+    batchDuration: new Histogram({
+      name: `${PREFIX}batch_duration_seconds`,
+      help: 'Time from receiving a message to settling it, by outcome (deleted, resent, dead_lettered, released)',
+      labelNames: ['outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers: r,
+    }),
+    messagesReceived: new Counter({
+      name: `${PREFIX}messages_received_total`,
+      help: 'Messages received from the work queue',
+      registers: r,
+    }),
+    messagesSettled: new Counter({
+      name: `${PREFIX}messages_settled_total`,
+      help: 'Messages settled, by outcome (deleted, resent, dead_lettered, malformed, released)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    messagesInFlight: new Gauge({
+      name: `${PREFIX}messages_in_flight`,
+      help: 'Messages received and not yet settled',
+      registers: r,
+    }),
+    copiesInFlight: new Gauge({
+      name: `${PREFIX}copies_in_flight`,
+      help: 'Object copies running now',
+      registers: r,
+    }),
+    childrenUp: new Gauge({
+      name: `${PREFIX}rclone_children_up`,
+      help: 'rclone rcd children answering their health check',
+      registers: r,
+    }),
+    childrenConfigured: new Gauge({
+      name: `${PREFIX}rclone_children_configured`,
+      help: 'rclone rcd children the pool is configured to run',
+      registers: r,
+    }),
+    childRestarts: new Counter({
+      name: `${PREFIX}rclone_child_restarts_total`,
+      help: 'Times an rclone child was restarted after it died or stopped answering',
+      registers: r,
+    }),
+    visibilityExtensions: new Counter({
+      name: `${PREFIX}visibility_extensions_total`,
+      help: 'Message visibility extensions made by the heartbeat',
+      registers: r,
+    }),
+    sqsErrors: new Counter({
+      name: `${PREFIX}sqs_errors_total`,
+      help: 'Failed SQS calls, by operation',
+      labelNames: ['operation'] as const,
+      registers: r,
+    }),
+    credentialRefreshes: new Counter({
+      name: `${PREFIX}source_credential_refreshes_total`,
+      help: 'Times the source credentials were read again after an authentication error',
+      registers: r,
+    }),
+  };
+}
