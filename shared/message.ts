@@ -40,7 +40,11 @@ export function destKey(message: BatchMessage, key: string): string {
  * U+FFFE and U+FFFF are legal in keys but not in an SQS body, so they are escaped too.
  */
 export function encodeMessage(message: BatchMessage): string {
-  return JSON.stringify(message).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return sqsSafeJson(message);
+}
+
+function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 export function messageBytes(body: string): number {
@@ -125,10 +129,12 @@ export type DeadLetter = {
   attempt?: number;
   failures?: Array<{ key: string; error: string }>;
   original: string;
+  /** Set when `original` had to be cut to fit: the original body's size in bytes. */
+  originalTruncatedFrom?: number;
 };
 
 export function encodeDeadLetter(letter: DeadLetter): string {
-  return JSON.stringify(letter).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return sqsSafeJson(letter);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

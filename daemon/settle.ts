@@ -1,0 +1,98 @@
+// What to do with a finished batch: a pure decision, carried out by the worker in order.
+// Sends come before the delete, so a crash between them duplicates work but never loses it.
+import type { CopyFailureKind } from '../shared/errors.ts';
+import {
+  encodeDeadLetter,
+  encodeMessage,
+  messageBytes,
+  SQS_MAX_MESSAGE_BYTES,
+  type BatchMessage,
+  type BatchObject,
+  type DeadLetter,
+} from '../shared/message.ts';
+
+export type KeyOutcome =
+  | { key: string; ok: true; bytes: number; path: 'rclone' | 'sdk' }
+  | { key: string; ok: false; kind: CopyFailureKind; error: string };
+
+export type SettleStep =
+  | { type: 'resend'; body: string; keys: number }
+  | { type: 'dead-letter'; body: string; keys: number }
+  | { type: 'delete' }
+  | { type: 'release' };
+
+export type Settlement = {
+  outcome: 'deleted' | 'resent' | 'dead_lettered' | 'released';
+  steps: SettleStep[];
+};
+
+/** Long errors are cut so that a batch of them still fits in one message. */
+const MAX_ERROR_CHARS = 500;
+
+export function decideSettlement(
+  message: BatchMessage,
+  outcomes: readonly KeyOutcome[],
+  maxAttempts: number,
+): Settlement {
+  const failed = outcomes.filter((o): o is Extract<KeyOutcome, { ok: false }> => !o.ok);
+  // Shutdown cut the batch short: hand the whole message back; copied keys are skipped cheaply on redelivery.
+  if (failed.some((f) => f.kind === 'aborted')) return { outcome: 'released', steps: [{ type: 'release' }] };
+  if (failed.length === 0) return { outcome: 'deleted', steps: [{ type: 'delete' }] };
+
+  const errors = new Map(failed.map((f) => [f.key, f.error.slice(0, MAX_ERROR_CHARS)]));
+  const objects = message.objects.filter((o) => errors.has(o.key));
+  if (message.attempt >= maxAttempts) {
+    const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, errors));
+    return {
+      outcome: 'dead_lettered',
+      steps: [...bodies.map((b) => ({ type: 'dead-letter' as const, ...b })), { type: 'delete' }],
+    };
+  }
+  const bodies = fitBodies(objects, (part) => retryBody(message, part, errors));
+  return { outcome: 'resent', steps: [...bodies.map((b) => ({ type: 'resend' as const, ...b })), { type: 'delete' }] };
+}
+
+function retryBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {
+  return encodeMessage({
+    ...message,
+    attempt: message.attempt + 1,
+    objects,
+    lastErrors: Object.fromEntries(objects.map((o) => [o.key, errors.get(o.key) ?? ''])),
+  });
+}
+
+function deadLetterBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {
+  const letter: DeadLetter = {
+    deadLetter: 1,
+    reason: `copy failed after ${message.attempt} attempt(s)`,
+    job: message.job,
+    attempt: message.attempt,
+    failures: objects.map((o) => ({ key: o.key, error: errors.get(o.key) ?? '' })),
+    original: encodeMessage({ ...message, attempt: 1, objects, lastErrors: undefined }),
+  };
+  return encodeDeadLetter(letter);
+}
+
+/** Splits objects into as few bodies as fit SQS's size limit (halving where one does not fit). */
+export function fitBodies(
+  objects: BatchObject[],
+  build: (objects: BatchObject[]) => string,
+): Array<{ body: string; keys: number }> {
+  const body = build(objects);
+  if (messageBytes(body) <= SQS_MAX_MESSAGE_BYTES || objects.length === 1) return [{ body, keys: objects.length }];
+  const half = Math.ceil(objects.length / 2);
+  return [...fitBodies(objects.slice(0, half), build), ...fitBodies(objects.slice(half), build)];
+}
+
+/** A message that can never be processed goes to the dead-letter queue verbatim, with the reason. */
+export function malformedSettlement(body: string, reason: string): Settlement {
+  let letter: DeadLetter = { deadLetter: 1, reason: `malformed message: ${reason}`, original: body };
+  let encoded = encodeDeadLetter(letter);
+  if (messageBytes(encoded) > SQS_MAX_MESSAGE_BYTES) {
+    // Escaping can grow a near-limit body past the limit: keep what fits, say that it was cut.
+    const keep = Math.floor(body.length / ((messageBytes(encoded) / SQS_MAX_MESSAGE_BYTES) * 1.1));
+    letter = { ...letter, original: body.slice(0, keep), originalTruncatedFrom: messageBytes(body) };
+    encoded = encodeDeadLetter(letter);
+  }
+  return { outcome: 'dead_lettered', steps: [{ type: 'dead-letter', body: encoded, keys: 0 }, { type: 'delete' }] };
+}

@@ -1,0 +1,279 @@
+// The worker daemon: receives batches while there is room, runs each through processMessage,
+// keeps them invisible while they run, and drains cleanly on shutdown.
+import type { Config } from '../shared/config.ts';
+import { destEndpoint, destS3Client, sqsClient } from '../shared/aws.ts';
+import { ConfigError, errorMessage } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Copier } from './copy-object.ts';
+import { health, type Health } from './health.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { startStatusServer, type StatusServer } from './http-server.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { processMessage, type MessageDeps } from './process-message.ts';
+import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
+import { RclonePool, type SourceRemote } from './rclone-pool.ts';
+import { SourceAccess } from './source-access.ts';
+import type { SourceCredentials } from '../shared/aws.ts';
+
+/** Told when the worker starts and stops having work (scale-in protection, systemd status). */
+export type ActivityListener = { busy(): void; idle(): void };
+
+/** Messages held at once when not configured: enough queued keys to keep every copy slot busy. */
+export function autoMaxMessages(capacity: number): number {
+  return Math.max(2, Math.ceil(capacity / 10) + 1);
+}
+
+const SQS_BACKOFF_MS = { first: 1000, max: 30_000 };
+
+export class Worker {
+  readonly metrics: Metrics;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #pool: RclonePool;
+  readonly #source: SourceAccess;
+  readonly #queue: WorkQueue;
+  readonly #heartbeat: Heartbeat;
+  readonly #deps: MessageDeps;
+  readonly #maxMessages: number;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #pollAbort = new AbortController();
+  readonly #copyAbort = new AbortController();
+  readonly #listeners: ActivityListener[] = [];
+  #server: StatusServer | undefined;
+  #stopping = false;
+  #sqsFailingSince: number | undefined;
+  #room: (() => void) | undefined;
+  #copied = 0;
+
+  private constructor(init: {
+    config: Config;
+    log: Logger;
+    metrics: Metrics;
+    pool: RclonePool;
+    source: SourceAccess;
+    queue: WorkQueue;
+  }) {
+    this.#config = init.config;
+    this.#log = init.log;
+    this.metrics = init.metrics;
+    this.#pool = init.pool;
+    this.#source = init.source;
+    this.#queue = init.queue;
+    this.#heartbeat = new Heartbeat(init.queue, init.config.queue.heartbeatSeconds * 1000, init.log);
+    const capacity = init.pool.stats().capacity;
+    this.#maxMessages = init.config.worker.maxMessagesInFlight || autoMaxMessages(capacity);
+    const copier: Copier = {
+      rcloneCopy: (req) => init.pool.copy(req),
+      source: () => init.source.client(),
+      dest: destS3Client({
+        region: init.config.dest.region,
+        endpoint: destEndpoint(init.config.dest.endpoint),
+        maxSockets: capacity * 2,
+      }),
+      partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
+      verifyEtag: init.config.worker.verifyEtag,
+    };
+    this.#deps = {
+      queue: init.queue,
+      copier,
+      metrics: init.metrics,
+      log: init.log,
+      maxAttempts: init.config.worker.maxAttempts,
+      onAuthError: () => void init.source.refresh(),
+    };
+  }
+
+  /** Reads credentials, finds the queues, starts the rclone children and the status server. */
+  static async start(config: Config, log: Logger): Promise<Worker> {
+    if (!config.queue.url) throw new ConfigError('queue.url is not set (--queue-url or QUEUE_URL)');
+    const metrics = createMetrics();
+    const sqs = sqsClient();
+    const deadLetterUrl = await resolveDeadLetterUrl(sqs, config.queue.url, config.queue.deadLetterUrl);
+    const queue = new WorkQueue({
+      client: sqs,
+      url: config.queue.url,
+      deadLetterUrl,
+      visibilitySeconds: config.queue.visibilitySeconds,
+      waitSeconds: config.queue.waitSeconds,
+      metrics,
+    });
+    let pool: RclonePool | undefined;
+    const capacity = config.rclone.children * config.rclone.transfersPerChild;
+    const source = await SourceAccess.open(
+      config,
+      log,
+      async (creds) => pool?.updateSource(sourceRemote(config, creds)),
+      capacity * 2,
+    );
+    pool = new RclonePool({
+      binary: config.rclone.binary,
+      children: config.rclone.children,
+      transfersPerChild: config.rclone.transfersPerChild,
+      flags: config.rclone.flags,
+      startTimeoutMs: config.rclone.startTimeoutSeconds * 1000,
+      source: sourceRemote(config, source.credentials),
+      dest: {
+        endpoint: destEndpoint(config.dest.endpoint),
+        region: config.dest.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || '',
+        options: config.dest.rcloneOptions,
+      },
+      baseEnv: process.env,
+      log: log.child({ component: 'rclone' }),
+      metrics,
+    });
+    await pool.start();
+    const worker = new Worker({ config, log, metrics, pool, source, queue });
+    if (config.metrics.port >= 0) {
+      worker.#server = await startStatusServer(config.metrics.host, config.metrics.port, metrics.registry, () =>
+        worker.health(),
+      );
+    }
+    log.info(
+      {
+        queue: config.queue.url,
+        deadLetterQueue: deadLetterUrl,
+        children: config.rclone.children,
+        copySlots: capacity,
+        maxMessagesInFlight: worker.#maxMessages,
+        metrics: worker.#server ? `http://${config.metrics.host}:${worker.#server.port}/metrics` : 'off',
+      },
+      'worker started',
+    );
+    return worker;
+  }
+
+  get metricsPort(): number | undefined {
+    return this.#server?.port;
+  }
+
+  addActivityListener(listener: ActivityListener): void {
+    this.#listeners.push(listener);
+  }
+
+  health(): Health {
+    const stats = this.#pool.stats();
+    return health({
+      childrenUp: stats.up,
+      childrenTotal: stats.total,
+      sqsFailingSince: this.#sqsFailingSince,
+      sqsUnhealthyMs: this.#config.worker.sqsUnhealthySeconds * 1000,
+      draining: this.#stopping,
+      now: Date.now(),
+    });
+  }
+
+  /** A one-line summary for systemd's STATUS= and logs. */
+  status(): { childrenUp: number; children: number; messagesInFlight: number; objectsCopied: number } {
+    const stats = this.#pool.stats();
+    return {
+      childrenUp: stats.up,
+      children: stats.total,
+      messagesInFlight: this.#inFlight.size,
+      objectsCopied: this.#copied,
+    };
+  }
+
+  /** Receives and processes messages until drain() is called. */
+  async run(): Promise<void> {
+    let backoff = SQS_BACKOFF_MS.first;
+    while (!this.#stopping) {
+      const room = this.#maxMessages - this.#inFlight.size;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.#room = resolve));
+        continue;
+      }
+      let received: ReceivedMessage[];
+      try {
+        received = await this.#queue.receive(room, this.#pollAbort.signal);
+        this.#sqsFailingSince = undefined;
+        backoff = SQS_BACKOFF_MS.first;
+      } catch (err) {
+        if (this.#stopping) break;
+        this.#sqsFailingSince ??= Date.now();
+        this.#log.error({ err: errorMessage(err), retryInMs: backoff }, 'receiving from SQS failed');
+        await this.#pause(backoff);
+        backoff = Math.min(backoff * 2, SQS_BACKOFF_MS.max);
+        continue;
+      }
+      for (const message of received) this.#begin(message);
+    }
+  }
+
+  #begin(message: ReceivedMessage): void {
+    if (this.#inFlight.size === 0) for (const l of this.#listeners) l.busy();
+    this.metrics.messagesReceived.inc();
+    this.#heartbeat.add(message.receiptHandle);
+    const work = processMessage(this.#deps, message, this.#copyAbort.signal)
+      .then((result) => {
+        if (result.outcome !== 'released') this.#copied += result.copied;
+      })
+      .catch((err: unknown) => {
+        // The message stays on the queue and comes back after its visibility lapses.
+        this.#log.error({ messageId: message.messageId, err: errorMessage(err) }, 'settling a message failed');
+      })
+      .finally(() => {
+        this.#heartbeat.remove(message.receiptHandle);
+        this.#inFlight.delete(message.receiptHandle);
+        this.metrics.messagesInFlight.set(this.#inFlight.size);
+        if (this.#inFlight.size === 0) for (const l of this.#listeners) l.idle();
+        this.#room?.();
+        this.#room = undefined;
+      });
+    this.#inFlight.set(message.receiptHandle, work);
+    this.metrics.messagesInFlight.set(this.#inFlight.size);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#pollAbort.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
+
+  /**
+   * Stops receiving, lets in-flight batches finish until the deadline, then hands the rest back
+   * (visibility 0) and stops the children.
+   */
+  async drain(deadlineMs = this.#config.worker.drainSeconds * 1000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#pollAbort.abort();
+    this.#room?.();
+    this.#log.info({ messagesInFlight: this.#inFlight.size, deadlineMs }, 'draining');
+    const all = () => Promise.allSettled([...this.#inFlight.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      all().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    if (expired) {
+      this.#log.warn(
+        { messagesInFlight: this.#inFlight.size },
+        'drain deadline passed: handing unfinished messages back',
+      );
+      this.#copyAbort.abort();
+      await all();
+    }
+    this.#heartbeat.stop();
+    await this.#pool.stop();
+    this.#source.destroy();
+    await this.#server?.close();
+    this.#log.info('drained');
+  }
+
+  /** On a second signal: no more waiting. */
+  killNow(): void {
+    this.#pool.killNow();
+  }
+}
+
+function sourceRemote(config: Config, creds: SourceCredentials): SourceRemote {
+  return {
+    ...creds,
+    region: config.source.region,
+    provider: config.source.provider,
+    forcePathStyle: config.source.forcePathStyle,
+    options: config.source.rcloneOptions,
+  };
+}

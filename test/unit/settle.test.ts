@@ -1,0 +1,102 @@
+import t from 'tap';
+import { decideSettlement, fitBodies, malformedSettlement, type KeyOutcome } from '../../daemon/settle.ts';
+import {
+  MESSAGE_VERSION,
+  parseMessage,
+  SQS_MAX_MESSAGE_BYTES,
+  type BatchMessage,
+  type DeadLetter,
+} from '../../shared/message.ts';
+
+const message = (attempt: number, keys = ['a', 'b', 'c']): BatchMessage => ({
+  v: MESSAGE_VERSION,
+  job: 'j',
+  source: { bucket: 'src-bucket' },
+  dest: { bucket: 'dst-bucket' },
+  attempt,
+  objects: keys.map((key) => ({ key, size: 1 })),
+});
+const ok = (key: string): KeyOutcome => ({ key, ok: true, bytes: 1, path: 'rclone' });
+const bad = (key: string, kind: 'copy' | 'aborted' = 'copy'): KeyOutcome => ({
+  key,
+  ok: false,
+  kind,
+  error: `boom ${key}`,
+});
+
+t.test('all copied: delete', async (t) => {
+  t.same(decideSettlement(message(1), [ok('a'), ok('b'), ok('c')], 3), {
+    outcome: 'deleted',
+    steps: [{ type: 'delete' }],
+  });
+});
+
+t.test('some failed: re-send only those with attempt + 1, then delete', async (t) => {
+  const s = decideSettlement(message(1), [ok('a'), bad('b'), ok('c')], 3);
+  t.equal(s.outcome, 'resent');
+  t.same(
+    s.steps.map((x) => x.type),
+    ['resend', 'delete'],
+  );
+  const step = s.steps[0];
+  if (step?.type !== 'resend') throw new Error('expected resend');
+  const resent = parseMessage(step.body);
+  t.same(
+    resent.objects.map((o) => o.key),
+    ['b'],
+  );
+  t.equal(resent.attempt, 2);
+  t.same(resent.lastErrors, { b: 'boom b' });
+});
+
+t.test('attempts exhausted: dead-letter each key with its error, then delete', async (t) => {
+  const s = decideSettlement(message(3), [ok('a'), bad('b'), bad('c')], 3);
+  t.equal(s.outcome, 'dead_lettered');
+  t.same(
+    s.steps.map((x) => x.type),
+    ['dead-letter', 'delete'],
+  );
+  const step = s.steps[0];
+  if (step?.type !== 'dead-letter') throw new Error('expected dead-letter');
+  const letter = JSON.parse(step.body) as DeadLetter;
+  t.same(letter.failures, [
+    { key: 'b', error: 'boom b' },
+    { key: 'c', error: 'boom c' },
+  ]);
+  t.match(letter.reason, /3 attempt/);
+  const original = parseMessage(letter.original);
+  t.same(
+    original.objects.map((o) => o.key),
+    ['b', 'c'],
+    'the original carries only the failed keys, for redrive',
+  );
+  t.equal(original.attempt, 1);
+});
+
+t.test('shutdown cut the batch short: release the whole message', async (t) => {
+  t.same(decideSettlement(message(1), [ok('a'), bad('b', 'aborted'), bad('c')], 3).steps, [{ type: 'release' }]);
+});
+
+t.test('bodies that would pass the SQS limit are split', async (t) => {
+  const objects = Array.from({ length: 20 }, (_, i) => ({ key: `${i}`.padEnd(1000, 'x') }));
+  const parts = fitBodies(objects, (part) => JSON.stringify({ part }).repeat(20));
+  t.ok(parts.length > 1);
+  t.equal(
+    parts.reduce((n, p) => n + p.keys, 0),
+    20,
+    'no key lost in the split',
+  );
+  for (const p of parts) t.ok(Buffer.byteLength(p.body) <= SQS_MAX_MESSAGE_BYTES);
+});
+
+t.test('malformed: dead-letter verbatim with the reason; a near-limit body is cut to fit', async (t) => {
+  const s = malformedSettlement('nope', 'message is not JSON');
+  const step = s.steps[0];
+  if (step?.type !== 'dead-letter') throw new Error('expected dead-letter');
+  t.same(JSON.parse(step.body), { deadLetter: 1, reason: 'malformed message: message is not JSON', original: 'nope' });
+  const huge = '"'.repeat(200 * 1024);
+  const big = malformedSettlement(huge, 'too odd').steps[0];
+  if (big?.type !== 'dead-letter') throw new Error('expected dead-letter');
+  t.ok(Buffer.byteLength(big.body) <= SQS_MAX_MESSAGE_BYTES);
+  t.equal((JSON.parse(big.body) as DeadLetter).originalTruncatedFrom, huge.length);
+});
