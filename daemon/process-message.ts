@@ -6,14 +6,14 @@ import { parseMessage, type BatchMessage, type BatchObject } from '../shared/mes
 import { copyObject, type Copier } from './copy-object.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReceivedMessage, WorkQueue } from './queue.ts';
-import { decideSettlement, malformedSettlement, type KeyOutcome, type Settlement } from './settle.ts';
+import { decideSettlement, malformedSettlement, type KeyOutcome, type RetryPolicy, type Settlement } from './settle.ts';
 
 export type MessageDeps = {
   queue: WorkQueue;
   copier: Copier;
   metrics: Metrics;
   log: Logger;
-  maxAttempts: number;
+  retry: RetryPolicy;
   /** Called when the source refuses our credentials, so they can be read again. */
   onAuthError(): void;
 };
@@ -36,7 +36,7 @@ export async function processMessage(
   }
   const log = deps.log.child({ messageId: received.messageId, job: message.job, attempt: message.attempt });
   const outcomes = await Promise.all(message.objects.map((object) => copyOne(deps, log, message, object, signal)));
-  const settlement = decideSettlement(message, outcomes, deps.maxAttempts);
+  const settlement = decideSettlement(message, outcomes, deps.retry);
   await settle(deps.queue, received, settlement);
   record(deps.metrics, settlement, outcomes, (performance.now() - started) / 1000);
   const failed = outcomes.filter((o) => !o.ok).length;
@@ -75,7 +75,7 @@ async function copyOne(
 /** Carries out a settlement in order: any send before the delete. */
 async function settle(queue: WorkQueue, received: ReceivedMessage, settlement: Settlement): Promise<void> {
   for (const step of settlement.steps) {
-    if (step.type === 'resend') await queue.send(step.body);
+    if (step.type === 'resend') await queue.send(step.body, step.delaySeconds);
     else if (step.type === 'dead-letter') await queue.sendDeadLetter(step.body);
     else if (step.type === 'delete') await queue.delete(received.receiptHandle);
     else await queue.release(received.receiptHandle);

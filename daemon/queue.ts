@@ -109,9 +109,9 @@ export class WorkQueue {
     );
   }
 
-  async send(body: string): Promise<void> {
+  async send(body: string, delaySeconds = 0): Promise<void> {
     await this.#call('send', () =>
-      this.#client.send(new SendMessageCommand({ QueueUrl: this.url, MessageBody: body })),
+      this.#client.send(new SendMessageCommand({ QueueUrl: this.url, MessageBody: body, DelaySeconds: delaySeconds })),
     );
   }
 

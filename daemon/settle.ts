@@ -16,7 +16,7 @@ export type KeyOutcome =
   | { key: string; ok: false; kind: CopyFailureKind; error: string };
 
 export type SettleStep =
-  | { type: 'resend'; body: string; keys: number }
+  | { type: 'resend'; body: string; keys: number; delaySeconds: number }
   | { type: 'dead-letter'; body: string; keys: number }
   | { type: 'delete' }
   | { type: 'release' };
@@ -29,10 +29,17 @@ export type Settlement = {
 /** Long errors are cut so that a batch of them still fits in one message. */
 const MAX_ERROR_CHARS = 500;
 
+export type RetryPolicy = { maxAttempts: number; retryDelaySeconds: number };
+
+/** Back-off before a retry: the delay grows with the attempt, up to SQS's 15 minutes. */
+export function retryDelay(policy: RetryPolicy, attempt: number): number {
+  return Math.min(900, policy.retryDelaySeconds * attempt);
+}
+
 export function decideSettlement(
   message: BatchMessage,
   outcomes: readonly KeyOutcome[],
-  maxAttempts: number,
+  policy: RetryPolicy,
 ): Settlement {
   const failed = outcomes.filter((o): o is Extract<KeyOutcome, { ok: false }> => !o.ok);
   // Shutdown cut the batch short: hand the whole message back; copied keys are skipped cheaply on redelivery.
@@ -41,7 +48,7 @@ export function decideSettlement(
 
   const errors = new Map(failed.map((f) => [f.key, f.error.slice(0, MAX_ERROR_CHARS)]));
   const objects = message.objects.filter((o) => errors.has(o.key));
-  if (message.attempt >= maxAttempts) {
+  if (message.attempt >= policy.maxAttempts) {
     const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, errors));
     return {
       outcome: 'dead_lettered',
@@ -49,7 +56,11 @@ export function decideSettlement(
     };
   }
   const bodies = fitBodies(objects, (part) => retryBody(message, part, errors));
-  return { outcome: 'resent', steps: [...bodies.map((b) => ({ type: 'resend' as const, ...b })), { type: 'delete' }] };
+  const delaySeconds = retryDelay(policy, message.attempt);
+  return {
+    outcome: 'resent',
+    steps: [...bodies.map((b) => ({ type: 'resend' as const, ...b, delaySeconds })), { type: 'delete' }],
+  };
 }
 
 function retryBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {

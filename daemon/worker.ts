@@ -78,7 +78,7 @@ export class Worker {
       copier,
       metrics: init.metrics,
       log: init.log,
-      maxAttempts: init.config.worker.maxAttempts,
+      retry: { maxAttempts: init.config.worker.maxAttempts, retryDelaySeconds: init.config.worker.retryDelaySeconds },
       onAuthError: () => void init.source.refresh(),
     };
   }

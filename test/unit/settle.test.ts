@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decideSettlement, fitBodies, malformedSettlement, type KeyOutcome } from '../../daemon/settle.ts';
+import { decideSettlement, fitBodies, retryDelay, malformedSettlement, type KeyOutcome } from '../../daemon/settle.ts';
 import {
   MESSAGE_VERSION,
   parseMessage,
@@ -16,6 +16,7 @@ const message = (attempt: number, keys = ['a', 'b', 'c']): BatchMessage => ({
   attempt,
   objects: keys.map((key) => ({ key, size: 1 })),
 });
+const policy = { maxAttempts: 3, retryDelaySeconds: 10 };
 const ok = (key: string): KeyOutcome => ({ key, ok: true, bytes: 1, path: 'rclone' });
 const bad = (key: string, kind: 'copy' | 'aborted' = 'copy'): KeyOutcome => ({
   key,
@@ -25,14 +26,14 @@ const bad = (key: string, kind: 'copy' | 'aborted' = 'copy'): KeyOutcome => ({
 });
 
 t.test('all copied: delete', async (t) => {
-  t.same(decideSettlement(message(1), [ok('a'), ok('b'), ok('c')], 3), {
+  t.same(decideSettlement(message(1), [ok('a'), ok('b'), ok('c')], policy), {
     outcome: 'deleted',
     steps: [{ type: 'delete' }],
   });
 });
 
 t.test('some failed: re-send only those with attempt + 1, then delete', async (t) => {
-  const s = decideSettlement(message(1), [ok('a'), bad('b'), ok('c')], 3);
+  const s = decideSettlement(message(1), [ok('a'), bad('b'), ok('c')], policy);
   t.equal(s.outcome, 'resent');
   t.same(
     s.steps.map((x) => x.type),
@@ -50,7 +51,7 @@ t.test('some failed: re-send only those with attempt + 1, then delete', async (t
 });
 
 t.test('attempts exhausted: dead-letter each key with its error, then delete', async (t) => {
-  const s = decideSettlement(message(3), [ok('a'), bad('b'), bad('c')], 3);
+  const s = decideSettlement(message(3), [ok('a'), bad('b'), bad('c')], policy);
   t.equal(s.outcome, 'dead_lettered');
   t.same(
     s.steps.map((x) => x.type),
@@ -74,7 +75,7 @@ t.test('attempts exhausted: dead-letter each key with its error, then delete', a
 });
 
 t.test('shutdown cut the batch short: release the whole message', async (t) => {
-  t.same(decideSettlement(message(1), [ok('a'), bad('b', 'aborted'), bad('c')], 3).steps, [{ type: 'release' }]);
+  t.same(decideSettlement(message(1), [ok('a'), bad('b', 'aborted'), bad('c')], policy).steps, [{ type: 'release' }]);
 });
 
 t.test('bodies that would pass the SQS limit are split', async (t) => {
@@ -99,4 +100,10 @@ t.test('malformed: dead-letter verbatim with the reason; a near-limit body is cu
   if (big?.type !== 'dead-letter') throw new Error('expected dead-letter');
   t.ok(Buffer.byteLength(big.body) <= SQS_MAX_MESSAGE_BYTES);
   t.equal((JSON.parse(big.body) as DeadLetter).originalTruncatedFrom, huge.length);
+});
+
+t.test('the retry back-off grows with the attempt and stops at 15 minutes', async (t) => {
+  t.equal(retryDelay(policy, 1), 10);
+  t.equal(retryDelay(policy, 2), 20);
+  t.equal(retryDelay({ ...policy, retryDelaySeconds: 600 }, 2), 900);
 });
