@@ -1,0 +1,175 @@
+// The command line and environment of an `rclone rcd` child, built explicitly by pure functions.
+// Secrets (source keys, rc credentials, the daemon's AWS credentials) travel only in the child's
+// environment, never on its command line, where any local user can read them (ps, /proc/PID/cmdline).
+import { ConfigError } from '../shared/errors.ts';
+
+/** A source store: any S3-compatible endpoint with explicit keys. */
+export type SourceRemote = {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  provider: string;
+  forcePathStyle: boolean;
+  options: Record<string, string>;
+};
+
+/** The destination: Amazon S3 (or the local stack) with the daemon's own credentials (env_auth). */
+export type DestRemote = { endpoint: string; region: string; options: Record<string, string> };
+
+/** Remote names in every rc call: `src:<bucket>` and `dst:<bucket>`. Distinct, so never a server-side copy. */
+export const SOURCE_REMOTE = 'src';
+export const DEST_REMOTE = 'dst';
+
+/**
+ * rclone's s3 `encoding` that makes remote names S3 keys, byte for byte. rclone turns a remote name into
+ * a key with `FromStandardPath`, which returns the name unchanged when the backend encoding equals its
+ * internal Standard encoding (Slash|Ctl|Del|Dot). With the s3 default (Slash,InvalidUtf8,Dot) keys such as
+ * `a／b` or `q‛` address other objects or none; 1.60.1 has no `Raw` encoding. Verified here: keys with
+ * ‛ ／ ＼ ␀ ␡ ． tab and DEL copy to the same key.
+ */
+export const KEY_ENCODING = 'Slash,Ctl,Del,Dot';
+
+/** Variables of the daemon's environment a child may see. Anything else (AWS_CA_BUNDLE above all) stays out. */
+const PASS_THROUGH = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'LANG',
+  'LC_ALL',
+  // a proxy may be the only way out of a private subnet
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  // the destination's env_auth: the AWS SDK's credential chain
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SDK_LOAD_CONFIG',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_ROLE_SESSION_NAME',
+  'AWS_EC2_METADATA_DISABLED',
+];
+const PASS_THROUGH_PREFIXES = ['AWS_CONTAINER_']; // ECS task role
+
+/** Option names become variable names; anything else could inject other settings. */
+const OPTION_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/** Flags that would carry a secret onto the command line or break the pool's own control of the child. */
+const FORBIDDEN_FLAG =
+  /^--(rc-user|rc-pass|rc-addr|rc-no-auth|rc-htpasswd|rc-serve|rc-web-gui|s3-access-key-id|s3-secret-access-key|s3-session-token|config|password-command)(=|$)/;
+
+export type ChildEnvInput = {
+  source: SourceRemote;
+  dest: DestRemote;
+  baseEnv: NodeJS.ProcessEnv;
+  rcUser: string;
+  rcPass: string;
+};
+
+function remoteVariables(name: string, settings: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [option, value] of Object.entries(settings)) {
+    if (!OPTION_NAME.test(option)) {
+      throw new ConfigError(`rclone option name ${JSON.stringify(option)} of remote ${name} must match ${OPTION_NAME}`);
+    }
+    out[`RCLONE_CONFIG_${name.toUpperCase()}_${option.toUpperCase()}`] = value;
+  }
+  return out;
+}
+
+/** Settings of the source remote; extra options may override the defaults set here. */
+export function sourceSettings(source: SourceRemote): Record<string, string> {
+  return {
+    type: 's3',
+    provider: source.provider,
+    endpoint: source.endpoint,
+    access_key_id: source.accessKeyId,
+    secret_access_key: source.secretAccessKey,
+    region: source.region,
+    force_path_style: String(source.forcePathStyle),
+    env_auth: 'false',
+    encoding: KEY_ENCODING,
+    ...lowerKeys(source.options),
+  };
+}
+
+/**
+ * Settings of the destination remote. Amazon S3 with env_auth. With an explicit endpoint (the local stack,
+ * a gateway) the provider is `Other` with path-style addressing: rclone 1.60.1 forces virtual-host
+ * addressing for provider AWS whatever force_path_style says, and `bucket.127.0.0.1` does not resolve.
+ * Extra options may override any of it (e.g. {"provider":"AWS"} for a VPC endpoint).
+ */
+export function destSettings(dest: DestRemote, baseEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const region = dest.region || baseEnv.AWS_REGION || baseEnv.AWS_DEFAULT_REGION || '';
+  return {
+    type: 's3',
+    env_auth: 'true',
+    ...(dest.endpoint ? { provider: 'Other', endpoint: dest.endpoint, force_path_style: 'true' } : { provider: 'AWS' }),
+    ...(region ? { region } : {}),
+    // the buckets exist; checking would need s3:CreateBucket or cost a call per new Fs
+    no_check_bucket: 'true',
+    encoding: KEY_ENCODING,
+    ...lowerKeys(dest.options),
+  };
+}
+
+function lowerKeys(options: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** The complete environment of a child: an allow-list of the daemon's, both remotes, the rc credentials. */
+export function childEnv(input: ChildEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input.baseEnv)) {
+    if (value === undefined) continue;
+    if (PASS_THROUGH.includes(name) || PASS_THROUGH_PREFIXES.some((p) => name.startsWith(p))) env[name] = value;
+  }
+  return {
+    ...env,
+    RCLONE_CONFIG: '/dev/null',
+    RCLONE_RC_USER: input.rcUser,
+    RCLONE_RC_PASS: input.rcPass,
+    ...remoteVariables(SOURCE_REMOTE, sourceSettings(input.source)),
+    ...remoteVariables(DEST_REMOTE, destSettings(input.dest, input.baseEnv)),
+  };
+}
+
+export type ChildArgsInput = { transfersPerChild: number; flags: string[]; baseEnv: NodeJS.ProcessEnv };
+
+/** The child's arguments: nothing secret. Throws ConfigError for a flag that must not be given. */
+export function childArgs(input: ChildArgsInput): string[] {
+  for (const flag of input.flags) {
+    if (FORBIDDEN_FLAG.test(flag)) {
+      throw new ConfigError(
+        `rclone flag ${JSON.stringify(flag.split('=')[0])} is not allowed: the pool sets rc address and credentials ` +
+          'itself, and keys must never appear on a command line (use the source settings or the environment)',
+      );
+    }
+  }
+  const caBundle = input.baseEnv.AWS_CA_BUNDLE;
+  return [
+    'rcd',
+    // port 0: the kernel picks a free port and rclone prints it, so two children never race for one
+    '--rc-addr=127.0.0.1:0',
+    `--transfers=${input.transfersPerChild}`,
+    // an identical destination with another mtime is left alone, not rewritten by a server-side copy
+    '--no-update-modtime',
+    // a synchronous copyfile of a large object may take hours; the default cuts the reply at 1 h
+    '--rc-server-write-timeout=168h',
+    // every rc call is a job kept in memory until it expires
+    '--rc-job-expire-duration=30s',
+    // rclone cannot use AWS_CA_BUNDLE (LoadCustomCABundleError on every S3 call): give it the same file
+    ...(caBundle ? [`--ca-cert=${caBundle}`] : []),
+    ...input.flags,
+  ];
+}
