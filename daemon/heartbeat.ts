@@ -31,9 +31,10 @@ export class Heartbeat {
     this.#beating = (async () => {
       try {
         const refused = await this.#queue.extendVisibility([...this.#handles]);
-        // Refused handles are settled meanwhile, or their visibility lapsed: the message may be
-        // redelivered elsewhere, and idempotent copies make that harmless.
-        if (refused.length > 0) this.#log.warn({ refused: refused.length }, 'visibility extension refused');
+        // A message settled while the call was on its way is refused harmlessly. One still in
+        // flight lapsed: it may be redelivered elsewhere, which idempotent copies make harmless.
+        const lapsed = refused.filter((handle) => this.#handles.has(handle)).length;
+        if (lapsed > 0) this.#log.warn({ lapsed }, 'visibility extension refused for in-flight messages');
       } catch (err) {
         this.#log.warn({ err: errorMessage(err) }, 'visibility extension failed; retrying next beat');
       } finally {

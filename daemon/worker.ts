@@ -97,15 +97,15 @@ export class Worker {
       waitSeconds: config.queue.waitSeconds,
       metrics,
     });
-    let pool: RclonePool | undefined;
     const capacity = config.rclone.children * config.rclone.transfersPerChild;
     const source = await SourceAccess.open(
       config,
       log,
-      async (creds) => pool?.updateSource(sourceRemote(config, creds)),
+      // Called only after a refresh, long after the pool below exists.
+      async (creds) => pool.updateSource(sourceRemote(config, creds)),
       capacity * 2,
     );
-    pool = new RclonePool({
+    const pool = new RclonePool({
       binary: config.rclone.binary,
       children: config.rclone.children,
       transfersPerChild: config.rclone.transfersPerChild,

@@ -143,7 +143,11 @@ export async function createResources(
   await s3.send(new CreateBucketCommand({ Bucket: sourceBucket }));
   await s3.send(new CreateBucketCommand({ Bucket: destBucket }));
   if (options.secrets !== false) {
-    const put = (Name: string, SecretString: string) => secrets.send(new CreateSecretCommand({ Name, SecretString }));
+    // One set of secrets per stack: a second createResources on the same stack reuses them.
+    const put = (Name: string, SecretString: string) =>
+      secrets.send(new CreateSecretCommand({ Name, SecretString })).catch((err: unknown) => {
+        if ((err as { name?: string }).name !== 'ResourceExistsException') throw err;
+      });
     await put('/migration/source_endpoint', stack.endpoint);
     await put('/migration/source_access_key', LOCAL_CREDENTIALS.accessKeyId);
     await put('/migration/source_secret_key', LOCAL_CREDENTIALS.secretAccessKey);

@@ -38,7 +38,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -78,7 +80,7 @@ export async function startWorker(
   const logs: LogLine[] = [];
   let raw = '';
   child.stderr?.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     raw += `${line}\n`;
     try {
       logs.push(JSON.parse(line) as LogLine);

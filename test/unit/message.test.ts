@@ -31,7 +31,10 @@ t.test('round-trips a message, odd keys included', async (t) => {
   ];
   const message = { ...base, objects: odd.map((key, i) => ({ key, size: i })) };
   const body = encodeMessage(message);
-  t.notMatch(body, /[\uFFFE\uFFFF\u0000-\u001f]/, 'no character SQS refuses stays raw in the body');
+  t.notOk(
+    [...body].some((c) => c < ' ' || c === '\uFFFE' || c === '\uFFFF'),
+    'no character SQS refuses stays raw',
+  );
   t.same(parseMessage(body), message);
 });
 

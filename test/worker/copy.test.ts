@@ -25,7 +25,12 @@ function commandLines(rootPid: number): string[] {
   const family = new Set([rootPid]);
   for (let grew = true; grew;) {
     grew = false;
-    for (const [pid, ppid] of parents) if (family.has(ppid) && !family.has(pid)) (family.add(pid), (grew = true));
+    for (const [pid, ppid] of parents) {
+      if (family.has(ppid) && !family.has(pid)) {
+        family.add(pid);
+        grew = true;
+      }
+    }
   }
   return [...family].map((pid) => {
     try {
@@ -90,7 +95,15 @@ t.test('a source that refuses the credentials fails clearly and dead-letters wit
   await enqueue(sqs, res.queueUrl, batch(res, [{ key: 'k', size: 5 }]));
   const worker = await startWorker(
     stack,
-    workerArgs(res, ['--max-attempts', '1', '--source-endpoint', stack.endpoint.replace(/:\d+$/, ':1')]),
+    // One low-level retry: rclone's default ten, with back-off, take 90 s to give up on a dead endpoint.
+    workerArgs(res, [
+      '--max-attempts',
+      '1',
+      '--source-endpoint',
+      stack.endpoint.replace(/:\d+$/, ':1'),
+      '--rclone-flags',
+      '["--low-level-retries","1"]',
+    ]),
     { RCLONE_MIGRATE_SOURCE_ACCESS_KEY_ID: 'x', RCLONE_MIGRATE_SOURCE_SECRET_ACCESS_KEY: 'y' },
   );
   t.teardown(() => worker.stop('SIGKILL'));
