@@ -234,6 +234,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_MAX_MESSAGES_IN_FLIGHT',
       arg: 'max-messages-in-flight',
     },
+    retryDelaySeconds: {
+      doc: 'Failed keys are re-sent with this delay times their attempt number, in seconds (SQS caps it at 900)',
+      format: 'nat',
+      default: 10,
+      env: 'RCLONE_MIGRATE_RETRY_DELAY_SECONDS',
+      arg: 'retry-delay-seconds',
+    },
     drainSeconds: {
       doc: 'On SIGTERM, how long in-flight work may finish before it is handed back, in seconds',
       format: 'nat',
@@ -316,6 +323,64 @@ const schema = {
       arg: 'metrics-port',
     },
   },
+  fleet: {
+    enabled: {
+      doc: 'Fleet behaviour on EC2 (scale-in protection, termination lifecycle hook): auto (on when instance metadata answers), on, off',
+      format: ['auto', 'on', 'off'],
+      default: 'auto',
+      env: 'RCLONE_MIGRATE_FLEET',
+      arg: 'fleet',
+    },
+    autoScalingGroupName: {
+      doc: 'Auto Scaling group of this instance (empty: found with DescribeAutoScalingInstances)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_ASG_NAME',
+      arg: 'asg-name',
+    },
+    instanceId: {
+      doc: 'EC2 instance id of this worker (empty: read from instance metadata, IMDSv2)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_INSTANCE_ID',
+      arg: 'instance-id',
+    },
+    idleSeconds: {
+      doc: 'Scale-in protection is cleared after the worker has been idle this long, in seconds',
+      format: 'nat',
+      default: 300,
+      env: 'RCLONE_MIGRATE_IDLE_SECONDS',
+      arg: 'idle-seconds',
+    },
+    imdsEndpoint: {
+      doc: 'Instance metadata service endpoint',
+      format: String,
+      default: 'http://169.254.169.254',
+      env: 'RCLONE_MIGRATE_IMDS_ENDPOINT',
+      arg: 'imds-endpoint',
+    },
+    lifecyclePollSeconds: {
+      doc: 'How often the target lifecycle state is read from instance metadata, in seconds',
+      format: 'positive-int',
+      default: 5,
+      env: 'RCLONE_MIGRATE_LIFECYCLE_POLL_SECONDS',
+      arg: 'lifecycle-poll-seconds',
+    },
+    lifecycleHookName: {
+      doc: 'Name of the termination lifecycle hook completed after draining (empty: none to complete)',
+      format: String,
+      default: 'rclone-migrate-drain',
+      env: 'RCLONE_MIGRATE_LIFECYCLE_HOOK',
+      arg: 'lifecycle-hook',
+    },
+    lifecycleHeartbeatSeconds: {
+      doc: 'While draining for termination, how often the lifecycle action is kept alive, in seconds',
+      format: 'positive-int',
+      default: 60,
+      env: 'RCLONE_MIGRATE_LIFECYCLE_HEARTBEAT_SECONDS',
+      arg: 'lifecycle-heartbeat-seconds',
+    },
+  },
   lister: {
     jobId: {
       doc: 'Job id carried in every message (empty: derived from the buckets, prefix and start time)',
@@ -325,11 +390,88 @@ const schema = {
       arg: 'job-id',
     },
     batchSize: {
-      doc: 'Keys per message',
+      doc: 'Keys per message (at most 1000)',
       format: 'positive-int',
       default: 20,
       env: 'RCLONE_MIGRATE_BATCH_SIZE',
       arg: 'batch-size',
+    },
+    batchBytes: {
+      doc: 'Bytes of object data per message; an object at least this large travels alone',
+      format: 'positive-int',
+      default: 1024 * 1024 * 1024,
+      env: 'RCLONE_MIGRATE_BATCH_BYTES',
+      arg: 'batch-bytes',
+    },
+    concurrency: {
+      doc: 'Key ranges listed at once',
+      format: 'positive-int',
+      default: 16,
+      env: 'RCLONE_MIGRATE_LIST_CONCURRENCY',
+      arg: 'list-concurrency',
+    },
+    sendConcurrency: {
+      doc: 'SendMessageBatch calls in flight at once',
+      format: 'positive-int',
+      default: 16,
+      env: 'RCLONE_MIGRATE_SEND_CONCURRENCY',
+      arg: 'send-concurrency',
+    },
+    state: {
+      doc: 'Where job checkpoints and manifests are kept: a directory, or s3://bucket/prefix (empty: $XDG_STATE_HOME or ~/.local/state, /rclone-migrate/jobs)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_LISTER_STATE',
+      arg: 'state',
+    },
+    incremental: {
+      doc: 'List the destination too and send only keys missing there or different (size, ETag where comparable)',
+      format: Boolean,
+      default: false,
+      env: 'RCLONE_MIGRATE_INCREMENTAL',
+      arg: 'incremental',
+    },
+    pageSize: {
+      doc: 'Keys per ListObjectsV2 page (at most 1000)',
+      format: 'positive-int',
+      default: 1000,
+      env: 'RCLONE_MIGRATE_PAGE_SIZE',
+      arg: 'page-size',
+    },
+    json: {
+      doc: 'status, verify, redrive: print JSON instead of text',
+      format: Boolean,
+      default: false,
+      env: 'RCLONE_MIGRATE_JSON',
+      arg: 'json',
+    },
+    watchSeconds: {
+      doc: 'status: refresh every this many seconds until the job is done (0: print once)',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_WATCH_SECONDS',
+      arg: 'watch',
+    },
+    enqueue: {
+      doc: 'verify: send the missing and different keys to the queue',
+      format: Boolean,
+      default: false,
+      env: 'RCLONE_MIGRATE_ENQUEUE',
+      arg: 'enqueue',
+    },
+    redriveFilter: {
+      doc: 'redrive: move only dead letters whose reason, errors, keys or job contain this text (empty: all)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_REDRIVE_FILTER',
+      arg: 'filter',
+    },
+    redriveMax: {
+      doc: 'redrive: move at most this many messages (0: all)',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_REDRIVE_MAX',
+      arg: 'max-messages',
     },
   },
 };
@@ -368,6 +510,7 @@ export type Config = {
   worker: {
     maxAttempts: number;
     maxMessagesInFlight: number;
+    retryDelaySeconds: number;
     drainSeconds: number;
     verifyEtag: boolean;
     sdkPartSizeMiB: number;
@@ -381,7 +524,31 @@ export type Config = {
     startTimeoutSeconds: number;
   };
   metrics: { host: string; port: number };
-  lister: { jobId: string; batchSize: number };
+  fleet: {
+    enabled: 'auto' | 'on' | 'off';
+    autoScalingGroupName: string;
+    instanceId: string;
+    idleSeconds: number;
+    imdsEndpoint: string;
+    lifecyclePollSeconds: number;
+    lifecycleHookName: string;
+    lifecycleHeartbeatSeconds: number;
+  };
+  lister: {
+    jobId: string;
+    batchSize: number;
+    batchBytes: number;
+    concurrency: number;
+    sendConcurrency: number;
+    state: string;
+    incremental: boolean;
+    pageSize: number;
+    json: boolean;
+    watchSeconds: number;
+    enqueue: boolean;
+    redriveFilter: string;
+    redriveMax: number;
+  };
 };
 
 /** Sections of the schema a subcommand uses: `--help` lists only those. */
