@@ -18,6 +18,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'List a source bucket and send its keys to the queue in batches',
     load: async () => (await import('../lister/command.ts')).listCommand,
   },
+  status: {
+    summary: "Show a job's progress: listed totals, queues, done, rate and ETA",
+    load: async () => (await import('../lister/status.ts')).statusCommand,
+  },
+  verify: {
+    summary: 'Compare source and destination; report (or --enqueue) missing and different keys',
+    load: async () => (await import('../lister/verify.ts')).verifyCommand,
+  },
+  redrive: {
+    summary: 'Move dead-letter messages back to the work queue',
+    load: async () => (await import('../lister/redrive.ts')).redriveCommand,
+  },
 };
 
 export const EXIT_CONFIG = 2;
