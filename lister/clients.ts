@@ -37,13 +37,17 @@ export function requireSettings(config: Config, needed: readonly Required[]): vo
   }
 }
 
-/** A job id when none is configured: the buckets and the start time, readable and unique enough. */
+/**
+ * A job id when none is configured: the buckets, the prefix (shortened) and the start time, readable
+ * and unique enough, and well within the message's 256 characters.
+ */
 export function defaultJobId(config: Config, now = new Date()): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `${config.source.bucket}-to-${config.dest.bucket}-${stamp}`;
+  const prefix = config.source.prefix ? `/${Array.from(config.source.prefix).slice(0, 64).join('')}` : '';
+  return `${config.source.bucket}${prefix}-to-${config.dest.bucket}-${stamp}`;
 }
 
 export function jobSettings(config: Config, job: string): ListJobSettings {

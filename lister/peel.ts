@@ -218,10 +218,16 @@ export async function proposePeel(
   hint: string | undefined,
   samplers: { probe: Probe; directories?: DirectoryProbe },
   parts = 2,
+  /** The range's last page said more keys follow: the last listed key can stand for the next one. */
+  more = false,
 ): Promise<PeelProposal> {
   const node = nodeOf(bounds, cursor(), hint);
   const start = listStart(bounds, cursor());
-  let next = await samplers.probe(node, start);
+  const listed = cursor();
+  let next: string | undefined =
+    more && listed !== undefined && listed === start && listed.startsWith(node) && listed.length > node.length
+      ? listed
+      : await samplers.probe(node, start);
   // A key equal to the node itself (a "directory" object) comes first; the children follow it.
   if (next === node) next = await samplers.probe(node, node);
   if (next === undefined || !inRange(bounds, next)) return { kind: 'exhausted' };

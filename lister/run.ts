@@ -108,6 +108,10 @@ export function resumeProblem(manifest: JobManifest, settings: ListJobSettings):
 /** Errors that retrying a listing cannot cure. */
 const FATAL = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AbortError']);
 const LIST_ATTEMPTS = 6;
+/** Recent pages this many times slower than the fastest mean the source is saturated. */
+const SATURATION_FACTOR = 3;
+/** Pages a range (other than the first) lists before it may be split. */
+const MIN_PAGES_TO_SPLIT = 4;
 /** Most pieces one split makes (the idle workers decide, up to this). */
 const MAX_PARTS = 32;
 
@@ -146,8 +150,10 @@ export class ListJob {
   #nextId: number;
   #failure: Error | undefined;
   #wake: Array<() => void> = [];
-  readonly #counts = { list: 0, probe: 0, dest: 0, listed: 0 };
+  readonly #counts = { list: 0, dest: 0, listed: 0 };
   readonly #probeCounter = { probes: 0 };
+  /** ListObjectsV2 page times: the fastest seen and a moving average of recent ones. */
+  readonly #pageMs = { fastest: Infinity, recent: 0 };
 
   constructor(deps: ListDeps, settings: ListJobSettings, manifest: JobManifest) {
     this.#deps = deps;
@@ -162,12 +168,13 @@ export class ListJob {
     this.#checkpoint = new Checkpointer(deps.store, () => this.snapshot());
   }
 
+  /** A copy of the manifest as it stands now (the store may write it after later changes). */
   snapshot(): JobManifest {
     const m = this.#manifest;
     m.ranges = this.#ranges.map((r) => r.rec);
     m.totals = sumTotals(m.ranges);
     m.updatedAt = new Date().toISOString();
-    return m;
+    return structuredClone(m);
   }
 
   async run(): Promise<ListSummary> {
@@ -223,7 +230,11 @@ export class ListJob {
         continue;
       }
       if (!this.#ranges.some((r) => r.active || r.peeling)) return;
-      const candidate = this.#pickPeel();
+      // Splitting costs requests; a few workers at a time do it, and none while the source is
+      // saturated (more ranges in parallel would only queue behind each other there).
+      const splitting = this.#ranges.filter((r) => r.peeling).length;
+      const candidate =
+        splitting < Math.max(1, this.#settings.concurrency >> 2) && !this.#saturated() ? this.#pickPeel() : undefined;
       if (candidate) {
         await this.#peel(candidate);
         this.#changed();
@@ -233,13 +244,25 @@ export class ListJob {
     }
   }
 
+  /**
+   * The source looks saturated when pages take much longer than the fastest page seen: requests in
+   * parallel then wait for each other instead of overlapping. The first split is always made.
+   */
+  #saturated(): boolean {
+    if (this.#ranges.length === 1 || this.#pageMs.fastest === Infinity) return false;
+    return this.#pageMs.recent > SATURATION_FACTOR * this.#pageMs.fastest;
+  }
+
   /** The range most worth splitting: the broadest (shortest node), then the one listed longest. */
   #pickPeel(): RangeRun | undefined {
     let best: RangeRun | undefined;
     let bestBreadth = Infinity;
     for (const r of this.#ranges) {
       if (!r.active || r.peeling || r.exhausted || !r.more || r.rec.done) continue;
-      if (r.rec.pages < Math.max(1, r.peelAfterPages)) continue;
+      // A range shows it is worth splitting by the pages it has needed so far: a split costs a few
+      // requests and adds a partial page to each piece, which pays off only for ranges that go on.
+      // The first range of a job is split after its first page: there is nothing else to do yet.
+      if (r.rec.pages < Math.max(this.#ranges.length === 1 ? 1 : MIN_PAGES_TO_SPLIT, r.peelAfterPages)) continue;
       const breadth = (r.hint ?? listPrefix(r.rec, r.cursor)).length;
       if (breadth < bestBreadth || (breadth === bestBreadth && best !== undefined && r.rec.pages > best.rec.pages)) {
         best = r;
@@ -256,7 +279,7 @@ export class ListJob {
       // As many pieces as there are workers with nothing to list (this one included), plus this range.
       const busy = this.#ranges.filter((r) => r.active).length + this.#ranges.filter((r) => r.peeling).length - 1;
       const parts = Math.min(MAX_PARTS, Math.max(2, this.#settings.concurrency - busy + 1));
-      const proposal = await proposePeel(range.rec, () => range.cursor, range.hint, this.#samplers, parts);
+      const proposal = await proposePeel(range.rec, () => range.cursor, range.hint, this.#samplers, parts, range.more);
       if (proposal.kind === 'exhausted') {
         this.#deps.log.debug({ range: range.rec.id }, 'range not worth splitting');
         range.exhausted = true;
@@ -268,8 +291,11 @@ export class ListJob {
       const cuts = proposal.cuts.filter((c) => range.cursor === undefined || compareKeys(range.cursor, c.at) < 0);
       const first = cuts[0];
       if (first === undefined) {
-        this.#deps.log.debug({ range: range.rec.id }, 'range listed past the split points');
-        range.peelAfterPages = range.rec.pages + 1;
+        this.#deps.log.debug(
+          { range: range.rec.id, cursor: range.cursor, cuts: proposal.cuts.map((c) => c.at) },
+          'range listed past the split points',
+        );
+        range.peelAfterPages = range.rec.pages + 2;
         return;
       }
       const upTo = range.rec.upTo;
@@ -307,7 +333,8 @@ export class ListJob {
     for (let attempt = 1; ; attempt++) {
       try {
         this.#counts.list++;
-        return await this.#deps.source.send(
+        const started = performance.now();
+        const out = await this.#deps.source.send(
           new ListObjectsV2Command({
             Bucket: this.#settings.sourceBucket,
             Prefix: prefix || undefined,
@@ -319,6 +346,13 @@ export class ListJob {
                 : {}),
           }),
         );
+        // Only fuller pages are compared: a short page answers faster whatever the load.
+        if ((out.KeyCount ?? 0) * 2 >= this.#settings.pageSize) {
+          const ms = performance.now() - started;
+          this.#pageMs.fastest = Math.min(this.#pageMs.fastest, ms);
+          this.#pageMs.recent = this.#pageMs.recent === 0 ? ms : 0.7 * this.#pageMs.recent + 0.3 * ms;
+        }
+        return out;
       } catch (err) {
         if (FATAL.has((err as Error).name) || attempt >= LIST_ATTEMPTS) {
           throw new Error(

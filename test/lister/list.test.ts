@@ -170,7 +170,7 @@ void t.test('CLI: Fargate environment names, credentials from Secrets Manager, J
   };
   t.equal(summary.keys, 45);
   t.equal(summary.messages, 3);
-  t.ok(summary.job.startsWith(`${r.sourceBucket}-to-${r.destBucket}-`));
+  t.ok(summary.job.startsWith(`${r.sourceBucket}/cli/-to-${r.destBucket}-`), summary.job);
   t.same(sentKeys(parseAll(await drainQueue(sqs, r.queueUrl))), [...keys].sort());
 });
 

@@ -76,7 +76,7 @@ void t.test('SIGKILL mid-listing, then resume with the same job id', async (t) =
   t.equal(
     summary.listedThisRun,
     keys.length - atKill.totals.keys,
-    `the resumed run listed only what was not checkpointed (${JSON.stringify(atKill.ranges.map((x) => [x.id, x.after, x.upTo, x.position, x.keys, x.done]))})`,
+    'the resumed run listed only what no checkpoint held',
   );
 
   const sent = sentKeys(parseAll(await drainQueue(sqs, r.queueUrl)));
