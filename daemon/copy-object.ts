@@ -19,11 +19,13 @@ export type Copier = {
 
 export type Copied = { bytes: number; path: 'rclone' | 'sdk' };
 
+/** `firstDelivery`: the message is new (attempt 1, received once), so the destination is presumed absent. */
 export async function copyObject(
   copier: Copier,
   message: BatchMessage,
   object: BatchObject,
   signal: AbortSignal,
+  firstDelivery = false,
 ): Promise<Copied> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
@@ -36,6 +38,7 @@ export async function copyObject(
         srcKey: object.key,
         dstBucket: message.dest.bucket,
         dstKey: target,
+        presumeAbsent: firstDelivery,
         signal,
       });
     } else {

@@ -35,7 +35,10 @@ export async function processMessage(
     return { outcome: 'malformed', copied: 0 };
   }
   const log = deps.log.child({ messageId: received.messageId, job: message.job, attempt: message.attempt });
-  const outcomes = await Promise.all(message.objects.map((object) => copyOne(deps, log, message, object, signal)));
+  const firstDelivery = message.attempt === 1 && received.receiveCount === 1;
+  const outcomes = await Promise.all(
+    message.objects.map((object) => copyOne(deps, log, message, object, signal, firstDelivery)),
+  );
   const settlement = decideSettlement(message, outcomes, deps.retry);
   await settle(deps.queue, received, settlement);
   record(deps.metrics, settlement, outcomes, (performance.now() - started) / 1000);
@@ -50,11 +53,12 @@ async function copyOne(
   message: BatchMessage,
   object: BatchObject,
   signal: AbortSignal,
+  firstDelivery: boolean,
 ): Promise<KeyOutcome> {
   const started = performance.now();
   deps.metrics.copiesInFlight.inc();
   try {
-    const copied = await copyObject(deps.copier, message, object, signal);
+    const copied = await copyObject(deps.copier, message, object, signal, firstDelivery);
     deps.metrics.objectDuration.observe({ outcome: 'copied' }, (performance.now() - started) / 1000);
     return { key: object.key, ok: true, bytes: copied.bytes, path: copied.path };
   } catch (err) {

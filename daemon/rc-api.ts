@@ -2,7 +2,14 @@
 import type { CopyFailureKind } from '../shared/errors.ts';
 
 /** operations/copyfile: copies one object, skipping a destination that is already identical. */
-export type CopyFileParams = { srcFs: string; srcRemote: string; dstFs: string; dstRemote: string };
+export type CopyFileParams = {
+  srcFs: string;
+  srcRemote: string;
+  dstFs: string;
+  dstRemote: string;
+  /** Per-call overrides of rclone's global options (rclone's `_config` rc parameter). */
+  _config?: { NoCheckDest?: boolean };
+};
 
 /** core/pid: the health check. Its pid proves the port still belongs to our child. */
 export type CorePidReply = { pid: number };

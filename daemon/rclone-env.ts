@@ -118,6 +118,9 @@ export function destSettings(dest: DestRemote, baseEnv: NodeJS.ProcessEnv): Reco
     ...(region ? { region } : {}),
     // the buckets exist; checking would need s3:CreateBucket or cost a call per new Fs
     no_check_bucket: 'true',
+    // the worker HEADs every copied object itself (daemon/verify.ts); rclone's own HEAD after each
+    // upload would be a second one
+    no_head: 'true',
     encoding: KEY_ENCODING,
     ...lowerKeys(dest.options),
   };

@@ -60,6 +60,12 @@ export type CopyRequest = {
   srcKey: string;
   dstBucket: string;
   dstKey: string;
+  /**
+   * The destination is presumed absent (a first delivery): rclone skips its HEAD of the source and
+   * its existence check at the destination, two of the four requests of a small copy. Redeliveries
+   * leave it unset so an object already copied is found identical and skipped.
+   */
+  presumeAbsent?: boolean;
   signal?: AbortSignal;
 };
 
@@ -176,12 +182,20 @@ export class RclonePool {
   /** Copies one object through the least busy healthy child. Rejects with CopyError. */
   async copy(req: CopyRequest): Promise<void> {
     const where = { bucket: req.srcBucket, key: req.srcKey, attempt: 0 };
-    const params: CopyFileParams = {
-      srcFs: `${SOURCE_REMOTE}:${req.srcBucket}`,
-      srcRemote: req.srcKey,
-      dstFs: `${DEST_REMOTE}:${req.dstBucket}`,
-      dstRemote: req.dstKey,
-    };
+    const params: CopyFileParams = req.presumeAbsent
+      ? {
+          srcFs: `${SOURCE_REMOTE},no_head_object=true:${req.srcBucket}`,
+          srcRemote: req.srcKey,
+          dstFs: `${DEST_REMOTE}:${req.dstBucket}`,
+          dstRemote: req.dstKey,
+          _config: { NoCheckDest: true },
+        }
+      : {
+          srcFs: `${SOURCE_REMOTE}:${req.srcBucket}`,
+          srcRemote: req.srcKey,
+          dstFs: `${DEST_REMOTE}:${req.dstBucket}`,
+          dstRemote: req.dstKey,
+        };
     let avoid: RcloneChild | undefined;
     for (let moved = 0; ; moved++) {
       const lease = await this.#acquire(req.signal, avoid, where);
