@@ -1,30 +1,14 @@
 // Waits until an SQS queue has no work left: nothing visible, in flight or delayed, stable over a few
 // polls (a worker re-sends failed keys before it deletes the original, so a drained reading is not a
 // gap between the two), within an overall deadline.
-import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { queueCounts, type QueueCounts } from '../lister/queue-counts.ts';
 
-export type QueueDepth = { visible: number; inFlight: number; delayed: number };
+export type QueueDepth = QueueCounts;
 
 export const total = (d: QueueDepth): number => d.visible + d.inFlight + d.delayed;
 
-export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
-  const res = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const n = (name: string) => Number(res.Attributes?.[name as keyof typeof res.Attributes] ?? 0);
-  return {
-    visible: n('ApproximateNumberOfMessages'),
-    inFlight: n('ApproximateNumberOfMessagesNotVisible'),
-    delayed: n('ApproximateNumberOfMessagesDelayed'),
-  };
-}
+export const queueDepth: (sqs: SQSClient, queueUrl: string) => Promise<QueueDepth> = queueCounts;
 
 /** True when the last `stablePolls` readings all show an empty queue. Pure, for tests. */
 export function isDrained(history: readonly QueueDepth[], stablePolls: number): boolean {

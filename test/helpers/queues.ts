@@ -2,13 +2,9 @@
 // and compare buckets byte for byte.
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { queueCounts } from '../../lister/queue-counts.ts';
+import { total } from '../../scripts/queue-drain.ts';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { encodeMessage, MESSAGE_VERSION, type BatchMessage, type DeadLetter } from '../../shared/message.ts';
 import type { Resources } from '../../scripts/local-stack.ts';
 
@@ -29,23 +25,9 @@ export async function enqueue(sqs: SQSClient, queueUrl: string, body: BatchMessa
   );
 }
 
+/** Messages visible, in flight or delayed. */
 export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const attrs = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const a = attrs.Attributes ?? {};
-  return (
-    Number(a.ApproximateNumberOfMessages ?? 0) +
-    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
+  return total(await queueCounts(sqs, queueUrl));
 }
 
 /** Receives (and deletes) every message on a queue, waiting up to `waitSeconds` for the first. */
