@@ -1,0 +1,258 @@
+// One measured run: start a copier, wait until it is ready, enqueue the batches, time until the
+// queue has drained, sample memory and CPU meanwhile, then check what landed at the destination.
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { BatchMessage } from '../../shared/message.ts';
+import type { LocalStack, Resources } from '../local-stack.ts';
+import type { CopierContext, QueueCopier } from './copiers/types.ts';
+import { readStat, systemCpuBusySeconds, TreeSampler, treeCpuSeconds, treeOf } from './procfs.ts';
+import {
+  createQueuePair,
+  deleteQueues,
+  emptyBucket,
+  feed,
+  listAll,
+  missingOrWrong,
+  waitUntilDrained,
+} from './queue.ts';
+import { queueDepth, total } from '../queue-drain.ts';
+
+export type RunResult = {
+  scenario: string;
+  copier: string;
+  run: number;
+  objects: number;
+  bytes: number;
+  seconds: number;
+  objectsPerSecond: number;
+  mbPerSecond: number;
+  /** Peak resident memory of the copier's whole tree (daemon and children), bytes. */
+  peakTreeRss?: number;
+  /** Peak resident memory of the root process(es) alone (the daemon), bytes. */
+  peakRootRss?: number;
+  /** CPU seconds of the copier's tree during the run. */
+  cpuSeconds?: number;
+  /** moto's CPU seconds during the run: one core is the most a single Python process gets. */
+  motoCpuSeconds?: number;
+  /** The bench process's own CPU (the latency proxy, the sampler, the queue polling). */
+  benchCpuSeconds?: number;
+  /** CPU the rest of the machine used during the run (other work sharing it), in cores. */
+  otherCores?: number;
+  /** Requests the latency proxy saw during the run. */
+  proxyRequests?: number;
+  /** The daemon's RSS over time, bytes (flatness). */
+  rootRssSeries?: number[];
+  /** The daemon's V8 heap in use over time, bytes, from its /metrics (flatness). */
+  heapSeries?: number[];
+  problems: string[];
+};
+
+export type Environment = {
+  stack: LocalStack;
+  resources: Resources;
+  s3: S3Client;
+  sqs: SQSClient;
+  motoPid: number | undefined;
+  proxyRequests?: () => number;
+  logDir: string;
+};
+
+const cpuOfSelf = (): number => {
+  const stat = readStat(process.pid);
+  return stat ? stat.cpuSelf : Number.NaN;
+};
+const cpuOfPid = (pid: number | undefined): number =>
+  pid === undefined ? Number.NaN : (readStat(pid)?.cpuSelf ?? Number.NaN);
+
+/** Polls a daemon's /metrics for its V8 heap in use: a leak shows there before RSS says so. */
+class HeapSampler {
+  readonly samples: number[] = [];
+  readonly #timer: NodeJS.Timeout;
+  constructor(url: string, intervalMs: number) {
+    this.#timer = setInterval(() => {
+      fetch(url)
+        .then((res) => res.text())
+        .then((text) => {
+          const match = /^rclone_migrate_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+          if (match) this.samples.push(Number(match[1]));
+        })
+        .catch(() => undefined); // a missed sample is not a problem for the run
+    }, intervalMs);
+  }
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** The machine's busy CPU not accounted for by the run's own processes, in cores. */
+export function otherCores(systemBusy: number, ours: readonly number[], seconds: number): number {
+  return Math.max(0, systemBusy - ours.reduce((a, b) => a + b, 0)) / seconds;
+}
+
+/** Figures of a run from what was measured. */
+export function figures(
+  objects: number,
+  bytes: number,
+  seconds: number,
+): Pick<RunResult, 'objectsPerSecond' | 'mbPerSecond'> {
+  return { objectsPerSecond: objects / seconds, mbPerSecond: bytes / 1e6 / seconds };
+}
+
+/** Leaves the destination empty before a run. */
+export async function resetBetweenRuns(env: Environment): Promise<void> {
+  await emptyBucket(env.s3, env.resources.destBucket);
+}
+
+export async function measureQueueRun(
+  env: Environment,
+  copier: QueueCopier,
+  options: {
+    scenario: string;
+    run: number;
+    sourceEndpoint: string;
+    messages: readonly BatchMessage[];
+    /** Destination key → size expected when the run is done. */
+    expected: ReadonlyMap<string, number>;
+    timeoutMs: number;
+    sampleMs: number;
+    /** Messages enqueued at a time (default: all at once). */
+    feedChunk?: number;
+    /** Sample the daemon's heap from its /metrics this often (0: not). */
+    heapSampleMs?: number;
+  },
+): Promise<RunResult> {
+  await resetBetweenRuns(env);
+  const label = `${options.scenario}-${copier.name}-${options.run}`;
+  const queues = await createQueuePair(env.sqs, `bench-${label}`, { visibilitySeconds: 300, maxReceiveCount: 10 });
+  const resources = { ...env.resources, ...queues };
+  const context: CopierContext = {
+    stack: env.stack,
+    resources,
+    sourceEndpoint: options.sourceEndpoint,
+    logDir: env.logDir,
+    label,
+  };
+  const bytes = [...options.expected.values()].reduce((a, b) => a + b, 0);
+  const base = {
+    scenario: options.scenario,
+    copier: copier.name,
+    run: options.run,
+    objects: options.expected.size,
+    bytes,
+  };
+  const problems: string[] = [];
+  const running = await copier.start(context);
+  const sampler = new TreeSampler(running.roots, options.sampleMs);
+  const cpu0 = treeCpuSeconds(treeOf(running.roots));
+  const moto0 = cpuOfPid(env.motoPid);
+  const bench0 = cpuOfSelf();
+  const system0 = systemCpuBusySeconds();
+  const proxy0 = env.proxyRequests?.() ?? 0;
+  const heap =
+    running.metricsUrl && options.heapSampleMs ? new HeapSampler(running.metricsUrl, options.heapSampleMs) : undefined;
+  const t0 = Date.now();
+  let t1 = Number.NaN;
+  let cpu1 = Number.NaN;
+  try {
+    const deadline = t0 + options.timeoutMs;
+    await feed(env.sqs, resources.queueUrl, options.messages, {
+      chunk: options.feedChunk ?? options.messages.length,
+      deadline,
+      pollMs: 200,
+      alive: running.alive,
+    });
+    t1 = await waitUntilDrained(env.sqs, resources.queueUrl, { deadline, pollMs: 100, alive: running.alive });
+    cpu1 = treeCpuSeconds(treeOf(running.roots));
+    sampler.sample();
+  } catch (err) {
+    problems.push((err as Error).message);
+  } finally {
+    sampler.stop();
+    heap?.stop();
+  }
+  const moto1 = cpuOfPid(env.motoPid);
+  const bench1 = cpuOfSelf();
+  const system1 = systemCpuBusySeconds();
+  const proxy1 = env.proxyRequests?.() ?? 0;
+  await running.drained?.().catch((err: unknown) => problems.push(`after the run: ${(err as Error).message}`));
+  await running.stop();
+
+  const dead = await queueDepth(env.sqs, resources.deadLetterUrl);
+  if (total(dead) > 0) problems.push(`${total(dead)} messages dead-lettered`);
+  await deleteQueues(env.sqs, [resources.queueUrl, resources.deadLetterUrl]);
+  const landed = await listAll(env.s3, env.resources.destBucket);
+  const wrong = missingOrWrong(options.expected, landed);
+  if (wrong.length > 0) problems.push(`${wrong.length} objects missing or wrong, e.g. ${wrong.slice(0, 3).join('; ')}`);
+
+  const seconds = (t1 - t0) / 1000;
+  const result: RunResult = {
+    ...base,
+    seconds,
+    ...figures(base.objects, bytes, seconds),
+    peakTreeRss: sampler.peakTreeRss,
+    peakRootRss: sampler.peakRootRss,
+    cpuSeconds: cpu1 - cpu0,
+    motoCpuSeconds: moto1 - moto0,
+    benchCpuSeconds: bench1 - bench0,
+    otherCores: otherCores(system1 - system0, [cpu1 - cpu0, moto1 - moto0, bench1 - bench0], seconds),
+    problems,
+  };
+  if (env.proxyRequests) result.proxyRequests = proxy1 - proxy0;
+  if (running.daemon !== undefined) result.rootRssSeries = sampler.samples.map((s) => s.rootRss);
+  if (heap) result.heapSeries = heap.samples;
+  return result;
+}
+
+/** A run of something that is not a queue copier (the direct rclone copies): timed, moto measured. */
+export async function measureDirectRun(
+  env: Environment,
+  options: {
+    scenario: string;
+    copier: string;
+    run: number;
+    expected: ReadonlyMap<string, number>;
+    go: () => Promise<void>;
+  },
+): Promise<RunResult> {
+  await resetBetweenRuns(env);
+  const bytes = [...options.expected.values()].reduce((a, b) => a + b, 0);
+  const problems: string[] = [];
+  // The rclone processes are the bench's own children: their CPU shows in its reaped-children time.
+  const reaped0 = readStat(process.pid)?.cpuReaped ?? Number.NaN;
+  const moto0 = cpuOfPid(env.motoPid);
+  const bench0 = cpuOfSelf();
+  const system0 = systemCpuBusySeconds();
+  const proxy0 = env.proxyRequests?.() ?? 0;
+  const t0 = Date.now();
+  let t1 = Number.NaN;
+  try {
+    await options.go();
+    t1 = Date.now();
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const reaped1 = readStat(process.pid)?.cpuReaped ?? Number.NaN;
+  const moto1 = cpuOfPid(env.motoPid);
+  const bench1 = cpuOfSelf();
+  const system1 = systemCpuBusySeconds();
+  const landed = await listAll(env.s3, env.resources.destBucket);
+  const wrong = missingOrWrong(options.expected, landed);
+  if (wrong.length > 0) problems.push(`${wrong.length} objects missing or wrong, e.g. ${wrong.slice(0, 3).join('; ')}`);
+  const seconds = (t1 - t0) / 1000;
+  const result: RunResult = {
+    scenario: options.scenario,
+    copier: options.copier,
+    run: options.run,
+    objects: options.expected.size,
+    bytes,
+    seconds,
+    ...figures(options.expected.size, bytes, seconds),
+    cpuSeconds: reaped1 - reaped0,
+    motoCpuSeconds: moto1 - moto0,
+    benchCpuSeconds: bench1 - bench0,
+    otherCores: otherCores(system1 - system0, [reaped1 - reaped0, moto1 - moto0, bench1 - bench0], seconds),
+    problems,
+  };
+  if (env.proxyRequests) result.proxyRequests = (env.proxyRequests() ?? 0) - proxy0;
+  return result;
+}
