@@ -233,17 +233,7 @@ async function main(): Promise<number> {
           });
         }
       } catch (err) {
-        result = {
-          scenario: task.scenario.id,
-          copier: task.copier,
-          run: task.run,
-          objects: expected.size,
-          bytes: 0,
-          seconds: Number.NaN,
-          objectsPerSecond: Number.NaN,
-          mbPerSecond: Number.NaN,
-          problems: [`could not run: ${(err as Error).message}`],
-        };
+        result = failedRun(task.scenario.id, task.copier, task.run, expected.size, err);
       }
       durations.set(key, Date.now() - runStart);
       results.push(result);
@@ -343,17 +333,7 @@ async function flatnessRun(
     sampleMs: 500,
     feedChunk: Math.ceil(small.length / options.batchSize),
     heapSampleMs: 2_000,
-  }).catch((err: unknown): RunResult => ({
-    scenario: 'flatness',
-    copier: 'agent',
-    run: 1,
-    objects: expected.size,
-    bytes: 0,
-    seconds: Number.NaN,
-    objectsPerSecond: Number.NaN,
-    mbPerSecond: Number.NaN,
-    problems: [`could not run: ${(err as Error).message}`],
-  }));
+  }).catch((err: unknown) => failedRun('flatness', 'agent', 1, expected.size, err));
   say(`flatness: ${result.objectsPerSecond.toFixed(1)} objects/s over ${result.seconds.toFixed(1)} s`);
   return { ...result, requested: options.flatnessObjects };
 }
@@ -363,4 +343,25 @@ try {
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;
+}
+
+/** A run that could not be measured: recorded with its reason, its figures not a number. */
+function failedRun(
+  scenario: RunResult['scenario'],
+  copier: RunResult['copier'],
+  run: number,
+  objects: number,
+  err: unknown,
+): RunResult {
+  return {
+    scenario,
+    copier,
+    run,
+    objects,
+    bytes: 0,
+    seconds: Number.NaN,
+    objectsPerSecond: Number.NaN,
+    mbPerSecond: Number.NaN,
+    problems: [`could not run: ${(err as Error).message}`],
+  };
 }
