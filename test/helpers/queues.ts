@@ -1,7 +1,8 @@
 // Queue and bucket helpers for the integration tests: enqueue, count, read what was dead-lettered,
 // and compare buckets byte for byte.
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { digestObject } from '../../scripts/verify-copy.ts';
 import { queueCounts } from '../../lister/queue-counts.ts';
 import { total } from '../../scripts/queue-drain.ts';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -71,15 +72,7 @@ export function content(size: number, seed: string): Buffer {
 }
 
 export async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
-  try {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const hash = createHash('sha256');
-    for await (const chunk of got.Body as AsyncIterable<Buffer>) hash.update(chunk);
-    return hash.digest('hex');
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
-    throw err;
-  }
+  return (await digestObject({ s3, bucket }, key))?.sha256;
 }
 
 export function sha256(buffer: Buffer): string {
