@@ -1,12 +1,13 @@
-// What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address),
-// copy, then verify the destination. Failures come back as typed CopyErrors with their context.
+// What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address)
+// and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
+// is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { sdkCopy } from './sdk-copy.ts';
-import { headObject, mismatch } from './verify.ts';
+import { mismatch } from './verify.ts';
 
 export type Copier = {
   rcloneCopy(req: CopyRequest): Promise<void>;
@@ -17,7 +18,8 @@ export type Copier = {
   verifyEtag: boolean;
 };
 
-export type Copied = { bytes: number; path: 'rclone' | 'sdk' };
+/** A copy made, not yet verified: `target` is the destination key. */
+export type Copied = { object: BatchObject; target: string; path: 'rclone' | 'sdk' };
 
 /** `firstDelivery`: the message is new (attempt 1, received once), so the destination is presumed absent. */
 export async function copyObject(
@@ -30,7 +32,6 @@ export async function copyObject(
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
   const viaRclone = rcloneCanAddress(object.key) && rcloneCanAddress(target);
-  let readMd5: string | undefined;
   try {
     if (viaRclone) {
       await copier.rcloneCopy({
@@ -42,65 +43,26 @@ export async function copyObject(
         signal,
       });
     } else {
-      readMd5 = (
-        await sdkCopy({
-          source: copier.source(),
-          dest: copier.dest,
-          srcBucket: message.source.bucket,
-          srcKey: object.key,
-          dstBucket: message.dest.bucket,
-          dstKey: target,
-          partSizeBytes: copier.partSizeBytes,
-          signal,
-        })
-      ).md5;
+      const { md5 } = await sdkCopy({
+        source: copier.source(),
+        dest: copier.dest,
+        srcBucket: message.source.bucket,
+        srcKey: object.key,
+        dstBucket: message.dest.bucket,
+        dstKey: target,
+        partSizeBytes: copier.partSizeBytes,
+        signal,
+      });
+      // The SDK path hashed the bytes it read: they must be what the source listed.
+      if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
+        throw new CopyError('verify', `bytes read have MD5 ${md5}, the source ETag is ${object.etag}`, where);
+      }
     }
   } catch (err) {
     if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
     throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(err), errorMessage(err), where);
   }
-  const bytes = await verifyCopy(copier, message, object, target, readMd5, signal).catch((err: unknown) => {
-    if (err instanceof CopyError) throw err;
-    throw new CopyError(signal.aborted ? 'aborted' : 'verify', `verification failed: ${errorMessage(err)}`, where);
-  });
-  return { bytes, path: viaRclone ? 'rclone' : 'sdk' };
-}
-
-/**
- * HEADs the destination and compares it with the listing. Where they differ, the source may have
- * changed since it was listed: the destination is then compared with the source as it is now.
- */
-async function verifyCopy(
-  copier: Copier,
-  message: BatchMessage,
-  object: BatchObject,
-  target: string,
-  readMd5: string | undefined,
-  signal: AbortSignal,
-): Promise<number> {
-  const where = { bucket: message.dest.bucket, key: target, attempt: message.attempt };
-  const actual = await headObject(copier.dest, message.dest.bucket, target, signal);
-  if (!actual) throw new CopyError('verify', 'copy reported success but the destination object does not exist', where);
-  if (
-    readMd5 &&
-    object.etag &&
-    mismatch({ etag: object.etag }, { size: actual.size, etag: readMd5 }, copier.verifyEtag)
-  ) {
-    throw new CopyError('verify', `bytes read have MD5 ${readMd5}, the source ETag is ${object.etag}`, where);
-  }
-  // A message without sizes (hand-made, say) is checked against the source as it is now.
-  const listed =
-    object.size === undefined ? await headObject(copier.source(), message.source.bucket, object.key, signal) : object;
-  if (!listed) throw new CopyError('not_found', 'the source object no longer exists', where);
-  let problem = mismatch(listed, actual, copier.verifyEtag);
-  if (problem && object.size !== undefined) {
-    const current = await headObject(copier.source(), message.source.bucket, object.key, signal);
-    if (!current) throw new CopyError('not_found', 'the source object no longer exists', where);
-    const again = mismatch({ size: current.size, etag: current.etag }, actual, copier.verifyEtag);
-    problem = again ? `${again} (source changed since it was listed)` : undefined;
-  }
-  if (problem) throw new CopyError('verify', problem, where);
-  return actual.size;
+  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
 }
 
 function classifySdkError(err: unknown): CopyFailureKind {

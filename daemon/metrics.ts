@@ -34,9 +34,15 @@ export function createMetrics() {
       help: 'Bytes of objects copied and verified at the destination',
       registers: r,
     }),
+    verifyRequests: new Counter({
+      name: `${PREFIX}verify_requests_total`,
+      help: 'Destination requests made to verify copies, by method (list: one per batch; head: one per object the listing could not settle)',
+      labelNames: ['method'] as const,
+      registers: r,
+    }),
     objectDuration: new Histogram({
       name: `${PREFIX}object_copy_duration_seconds`,
-      help: 'Time to copy and verify one object, by outcome',
+      help: 'Time to copy one object, by outcome (verification follows per batch)',
       labelNames: ['outcome'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
       registers: r,

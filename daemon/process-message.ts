@@ -3,14 +3,16 @@
 import { CopyError, errorMessage, MalformedMessageError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { parseMessage, type BatchMessage, type BatchObject } from '../shared/message.ts';
-import { copyObject, type Copier } from './copy-object.ts';
+import { copyObject, type Copied, type Copier } from './copy-object.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReceivedMessage, WorkQueue } from './queue.ts';
+import type { BatchVerifier } from './verify-batch.ts';
 import { decideSettlement, malformedSettlement, type KeyOutcome, type RetryPolicy, type Settlement } from './settle.ts';
 
 export type MessageDeps = {
   queue: WorkQueue;
   copier: Copier;
+  verifier: BatchVerifier;
   metrics: Metrics;
   log: Logger;
   retry: RetryPolicy;
@@ -36,9 +38,10 @@ export async function processMessage(
   }
   const log = deps.log.child({ messageId: received.messageId, job: message.job, attempt: message.attempt });
   const firstDelivery = message.attempt === 1 && received.receiveCount === 1;
-  const outcomes = await Promise.all(
-    message.objects.map((object) => copyOne(deps, log, message, object, signal, firstDelivery)),
+  const copies = await Promise.all(
+    message.objects.map((object) => copyOne(deps, message, object, signal, firstDelivery)),
   );
+  const outcomes = await verifyCopies(deps, log, message, copies, signal);
   const settlement = decideSettlement(message, outcomes, deps.retry);
   await settle(deps.queue, received, settlement);
   record(deps.metrics, settlement, outcomes, (performance.now() - started) / 1000);
@@ -49,31 +52,54 @@ export async function processMessage(
 
 async function copyOne(
   deps: MessageDeps,
-  log: Logger,
   message: BatchMessage,
   object: BatchObject,
   signal: AbortSignal,
   firstDelivery: boolean,
-): Promise<KeyOutcome> {
+): Promise<Copied | CopyError> {
   const started = performance.now();
   deps.metrics.copiesInFlight.inc();
   try {
     const copied = await copyObject(deps.copier, message, object, signal, firstDelivery);
     deps.metrics.objectDuration.observe({ outcome: 'copied' }, (performance.now() - started) / 1000);
-    return { key: object.key, ok: true, bytes: copied.bytes, path: copied.path };
+    return copied;
   } catch (err) {
-    const kind = err instanceof CopyError ? err.kind : signal.aborted ? 'aborted' : 'copy';
-    const error = errorMessage(err);
     deps.metrics.objectDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-    deps.metrics.objectsFailed.inc({ reason: kind });
-    if (kind === 'auth') deps.onAuthError();
-    if (kind !== 'aborted') {
-      log.warn({ bucket: message.source.bucket, key: object.key, kind, err: error }, 'object copy failed');
-    }
-    return { key: object.key, ok: false, kind, error };
+    if (err instanceof CopyError) return err;
+    const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
+    return new CopyError(signal.aborted ? 'aborted' : 'copy', errorMessage(err), where);
   } finally {
     deps.metrics.copiesInFlight.dec();
   }
+}
+
+/** Verifies the batch's copies together and turns every key's fate into an outcome, in message order. */
+async function verifyCopies(
+  deps: MessageDeps,
+  log: Logger,
+  message: BatchMessage,
+  copies: (Copied | CopyError)[],
+  signal: AbortSignal,
+): Promise<KeyOutcome[]> {
+  const made = copies.filter((c): c is Copied => !(c instanceof CopyError));
+  const verified = await deps.verifier.verify(message, made, signal);
+  const bytes = new Map(made.map((copy, i) => [copy, verified[i]]));
+  const failure = (key: string, error: CopyError): KeyOutcome => {
+    deps.metrics.objectsFailed.inc({ reason: error.kind });
+    if (error.kind === 'auth') deps.onAuthError();
+    if (error.kind !== 'aborted') {
+      log.warn({ bucket: message.source.bucket, key, kind: error.kind, err: error.message }, 'object copy failed');
+    }
+    return { key, ok: false, kind: error.kind, error: error.message };
+  };
+  return copies.map((copy, i): KeyOutcome => {
+    const key = message.objects[i]?.key ?? '';
+    if (copy instanceof CopyError) return failure(key, copy);
+    const verdict = bytes.get(copy);
+    if (typeof verdict === 'number') return { key, ok: true, bytes: verdict, path: copy.path };
+    const where = { bucket: message.dest.bucket, key: copy.target, attempt: message.attempt };
+    return failure(key, verdict ?? new CopyError('verify', 'not verified', where));
+  });
 }
 
 /** Carries out a settlement in order: any send before the delete. */

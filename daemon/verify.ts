@@ -1,6 +1,8 @@
 // Is the destination object the one we meant to copy? A copier's success reply is not proof
-// (rclone copyto exits 0 having copied nothing for some keys), so every copy is checked with a HEAD.
+// (rclone copyto exits 0 having copied nothing for some keys), so every copy is checked at the
+// destination: by a listing entry where that proves as much as a HEAD, else by a HEAD.
 import { HeadObjectCommand, NotFound, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { bareEtag } from '../shared/key-order.ts';
 
 export type ObjectFacts = {
   size: number;
@@ -13,16 +15,16 @@ export type ObjectFacts = {
 
 const PLAIN_MD5 = /^[0-9a-f]{32}$/;
 
-export function stripQuotes(etag: string | undefined): string | undefined {
-  return etag?.replace(/^"|"$/g, '');
+/** The ETag as a lowercase hex MD5, if it has that form (not multipart, not absent). */
+function plainMd5(etag: string | undefined): string | undefined {
+  const hex = bareEtag(etag)?.toLowerCase();
+  return hex && PLAIN_MD5.test(hex) ? hex : undefined;
 }
 
 /** The content MD5 (hex) an object's facts prove, if any: a plain ETag, or rclone's metadata. */
 export function provenMd5(facts: ObjectFacts): string | undefined {
   if (facts.sse === 'aws:kms' || facts.sse === 'aws:kms:dsse') return md5FromMeta(facts.md5Meta);
-  const etag = stripQuotes(facts.etag)?.toLowerCase();
-  if (etag && PLAIN_MD5.test(etag)) return etag;
-  return md5FromMeta(facts.md5Meta);
+  return plainMd5(facts.etag) ?? md5FromMeta(facts.md5Meta);
 }
 
 function md5FromMeta(meta: string | undefined): string | undefined {
@@ -44,17 +46,41 @@ export function mismatch(
     return `destination size ${actual.size} differs from source size ${expected.size}`;
   }
   if (!compareEtag || !expected.etag) return undefined;
-  const want = stripQuotes(expected.etag)?.toLowerCase();
-  if (!want || !PLAIN_MD5.test(want)) return undefined;
+  const want = plainMd5(expected.etag);
+  if (!want) return undefined;
   const have = provenMd5(actual);
   if (have !== undefined && have !== want) return `destination MD5 ${have} differs from source ETag ${want}`;
   return undefined;
 }
 
+/**
+ * What a destination listing entry settles about a copy: 'ok' when it proves all a HEAD would,
+ * 'head' when only a HEAD can tell. A HEAD is needed when the key is not on the page, the sizes
+ * or ETags disagree (the source may have changed, or the ETag is no MD5: a HEAD shows SSE-KMS),
+ * the destination ETag is a multipart one (rclone's MD5 metadata, seen only by a HEAD, may prove
+ * it), or the message carries no size (the source is then HEADed as well).
+ * `etagsAreMd5` is false for a bucket whose objects a HEAD has shown to be SSE-KMS encrypted:
+ * there a HEAD compares a single-part object's size only, as the listing can.
+ */
+export function listVerdict(
+  expected: { size?: number; etag?: string },
+  listed: { size: number; etag?: string } | undefined,
+  compareEtag: boolean,
+  etagsAreMd5: boolean,
+): 'ok' | 'head' {
+  if (!listed || expected.size === undefined || listed.size !== expected.size) return 'head';
+  const want = compareEtag ? plainMd5(expected.etag) : undefined;
+  if (want === undefined) return 'ok';
+  const have = plainMd5(listed.etag);
+  if (have === undefined) return 'head';
+  if (!etagsAreMd5) return 'ok';
+  return have === want ? 'ok' : 'head';
+}
+
 export function factsOf(head: HeadObjectCommandOutput): ObjectFacts {
   return {
     size: head.ContentLength ?? 0,
-    etag: stripQuotes(head.ETag),
+    etag: bareEtag(head.ETag),
     sse: head.ServerSideEncryption,
     md5Meta: head.Metadata?.md5chksum,
   };

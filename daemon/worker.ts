@@ -10,6 +10,7 @@ import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
+import { BatchVerifier } from './verify-batch.ts';
 import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
 import { SourceAccess } from './source-access.ts';
@@ -76,6 +77,14 @@ export class Worker {
     this.#deps = {
       queue: init.queue,
       copier,
+      verifier: new BatchVerifier({
+        dest: copier.dest,
+        source: () => init.source.client(),
+        by: init.config.worker.verifyBy,
+        compareEtag: init.config.worker.verifyEtag,
+        metrics: init.metrics,
+        log: init.log,
+      }),
       metrics: init.metrics,
       log: init.log,
       retry: { maxAttempts: init.config.worker.maxAttempts, retryDelaySeconds: init.config.worker.retryDelaySeconds },

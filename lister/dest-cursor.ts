@@ -2,7 +2,7 @@
 // fetches destination pages only as far as the source listing has got, so memory stays constant.
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { BatchObject } from '../shared/message.ts';
-import { bareEtag, compareKeys } from './keys.ts';
+import { bareEtag, compareKeys } from '../shared/key-order.ts';
 
 export class DestCursor {
   readonly #s3: S3Client;

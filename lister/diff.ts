@@ -1,7 +1,7 @@
 // Incremental mode and verify: which listed source objects are missing at the destination or differ
 // from it, found by merging two listings in key order. Pure: no I/O.
 import type { BatchObject } from '../shared/message.ts';
-import { compareKeys } from './keys.ts';
+import { compareKeys } from '../shared/key-order.ts';
 
 export type Difference = { kind: 'missing' | 'mismatched'; key: string; source: BatchObject; dest?: BatchObject };
 

@@ -10,7 +10,7 @@
 // Samplers only choose where to cut. Cut points are arbitrary strings and the pieces tile the range
 // whatever the samples saw, so a split never skips or repeats a key.
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { compareKeys, subtreeEnd } from './keys.ts';
+import { compareKeys, subtreeEnd } from '../shared/key-order.ts';
 import { inRange, listPrefix, listStart, type RangeBounds } from './ranges.ts';
 
 /** The first key after `startAfter` (from the start when undefined) among keys starting with `prefix`. */

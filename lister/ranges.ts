@@ -1,7 +1,7 @@
 // Key ranges: what a range covers, where its listing starts, and how listed keys are filtered. A
 // range is the keys that start with `prefix`, come after `after` and are at most `upTo`. Ranges made
 // by splitting one another tile the key space, so every key belongs to exactly one. Pure: no I/O.
-import { commonPrefix, compareKeys, maxKey } from './keys.ts';
+import { commonPrefix, compareKeys, maxKey } from '../shared/key-order.ts';
 
 export type RangeBounds = {
   prefix: string;

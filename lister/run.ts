@@ -11,7 +11,7 @@ import { headerBytes, makeMessage, planBatches, type BatchLimits, type MessageTe
 import { Checkpointer } from './checkpointer.ts';
 import { DestCursor } from './dest-cursor.ts';
 import { diffSorted, type Difference } from './diff.ts';
-import { bareEtag, compareKeys } from './keys.ts';
+import { bareEtag, compareKeys } from '../shared/key-order.ts';
 import { backoffMs, sleep } from './limiter.ts';
 import { MANIFEST_FORMAT, sumTotals, type JobManifest, type ManifestStore, type Totals } from './manifest.ts';
 import { proposePeel, s3Probes, type DirectoryProbe, type Probe } from './peel.ts';

@@ -24,7 +24,7 @@ import { encodeMessage, MESSAGE_VERSION, SQS_MAX_MESSAGE_BYTES, type BatchMessag
 import { runListing, type ListJobSettings } from '../lister/run.ts';
 import { QueueSender } from '../lister/sqs-send.ts';
 import { FileManifestStore } from '../lister/manifest.ts';
-import { bareEtag } from '../lister/keys.ts';
+import { bareEtag } from '../shared/key-order.ts';
 
 const { values: flags } = parseArgs({
   args: import.meta.main ? process.argv.slice(2) : [],

@@ -10,6 +10,8 @@ export type LatencyProxy = {
   endpoint: string;
   /** Requests received so far. */
   requests: () => number;
+  /** `METHOD /path?query` of each request received, when `record` is set. */
+  requestLines: () => string[];
   stop: () => Promise<void>;
 };
 
@@ -18,6 +20,10 @@ export type LatencyProxyOptions = {
   target: string;
   /** Delay added before each request is forwarded, in milliseconds. */
   delayMs: number;
+  /** Keep every request line (tests count requests by kind; not for long runs). */
+  record?: boolean;
+  /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
+  answer?: (req: IncomingMessage) => { status: number; body: string } | undefined;
 };
 
 export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
@@ -30,6 +36,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   // Upstream connections are kept alive and not capped: the copiers measured open dozens at once.
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   let count = 0;
+  const lines: string[] = [];
   const sockets = new Set<Socket>();
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
@@ -64,6 +71,13 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
     count++;
+    if (options.record) lines.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const own = options.answer?.(req);
+    if (own) {
+      req.resume();
+      res.writeHead(own.status, { 'content-type': 'application/xml' }).end(own.body);
+      return;
+    }
     // The body waits in the socket (TCP flow control) until the delay is over and it is piped on.
     const timer = setTimeout(() => forward(req, res), options.delayMs);
     res.on('close', () => clearTimeout(timer));
@@ -81,6 +95,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests: () => count,
+    requestLines: () => [...lines],
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();

@@ -248,6 +248,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_DRAIN_SECONDS',
       arg: 'drain-seconds',
     },
+    verifyBy: {
+      doc: 'How copies are checked at the destination: list (one ListObjectsV2 per batch, a HEAD only where the listing cannot tell) or head (a HEAD per object)',
+      format: ['list', 'head'],
+      default: 'list',
+      env: 'RCLONE_MIGRATE_VERIFY_BY',
+      arg: 'verify-by',
+    },
     verifyEtag: {
       doc: 'Compare ETags (or rclone MD5 metadata) at the destination where they are comparable',
       format: Boolean,
@@ -512,6 +519,7 @@ export type Config = {
     maxMessagesInFlight: number;
     retryDelaySeconds: number;
     drainSeconds: number;
+    verifyBy: 'list' | 'head';
     verifyEtag: boolean;
     sdkPartSizeMiB: number;
     sqsUnhealthySeconds: number;

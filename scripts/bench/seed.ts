@@ -2,10 +2,9 @@
 // destination is cleared between runs.
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bareEtag } from '../../shared/key-order.ts';
 import type { BatchObject } from '../../shared/message.ts';
 import { forEachLimit } from '../for-each-limit.ts';
-
-const stripQuotes = (etag: string | undefined): string | undefined => etag?.replaceAll('"', '');
 
 /** `count` objects of `size` random bytes under `prefix`, written `concurrency` at a time. */
 export async function seedObjects(
@@ -29,7 +28,7 @@ export async function seedObjects(
     const answer = await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }),
     );
-    const etag = stripQuotes(answer.ETag);
+    const etag = bareEtag(answer.ETag);
     objects.set(key, etag ? { key, size: options.size, etag } : { key, size: options.size });
   });
   return keys.map((k) => objects.get(k) as BatchObject);

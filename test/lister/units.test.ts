@@ -1,7 +1,7 @@
 // Pure parts of the lister: key order, range arithmetic, batching within SQS limits, merge diff,
 // the galloping split search (against an in-memory sorted key list standing in for ListObjectsV2).
 import t from 'tap';
-import { commonPrefix, compareKeys, subtreeEnd } from '../../lister/keys.ts';
+import { commonPrefix, compareKeys, subtreeEnd } from '../../shared/key-order.ts';
 import { clip, inRange, listPrefix, type RangeBounds } from '../../lister/ranges.ts';
 import { headerBytes, planBatches, type MessageTemplate } from '../../lister/batcher.ts';
 import { packEntries } from '../../lister/sqs-send.ts';

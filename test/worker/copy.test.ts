@@ -77,6 +77,8 @@ t.test('copies a mixed batch byte for byte, odd keys included, and keeps secrets
   const bytes = [...objects.values()].reduce((n, b) => n + b.length, 0);
   t.equal(await worker.metric('rclone_migrate_bytes_copied_total'), bytes);
   t.equal(await worker.metric('rclone_migrate_rclone_children_up'), 2);
+  t.equal(await worker.metric('rclone_migrate_verify_requests_total', { method: 'list' }), 2, 'one listing per batch');
+  t.equal(await worker.metric('rclone_migrate_verify_requests_total', { method: 'head' }), 0, 'no HEAD needed');
   t.equal(await queueDepth(sqs, res.queueUrl), 0);
   t.same(await takeAll(sqs, res.deadLetterUrl, 0), [], 'nothing dead-lettered');
 
