@@ -149,7 +149,7 @@ function flatnessLines(input: ReportInput): string[] {
     `| ${f.objects.toLocaleString('en-US')} | ${num(f.seconds)} | ${num(f.objectsPerSecond)} | ${num(q.first / MiB)} | ${num(q.last / MiB)} | ` +
       `${pct(growth)} | ${num((f.peakRootRss ?? 0) / MiB)} | ${num((f.peakTreeRss ?? 0) / MiB)} | ` +
       `${num(hq.first / MiB)} / ${num(hq.last / MiB)} | ${pct(heapGrowth)} | ` +
-      `${good(f) && Number.isFinite(growth) ? (growth <= 10 ? 'yes' : '**no**') : '–'} |`,
+      `${flatVerdict(f, growth)} |`,
   ];
   const rss = tenths(series);
   const heap = tenths(f.heapSeries ?? []);
@@ -174,6 +174,13 @@ function flatnessLines(input: ReportInput): string[] {
 }
 
 const complete = (f: RunResult & { requested: number }): boolean => f.objects >= f.requested;
+
+/** Flat or not, judged only on a run of every object requested: a short run is mostly V8 sizing its heap. */
+function flatVerdict(f: RunResult & { requested: number }, growth: number): string {
+  if (!good(f) || !Number.isFinite(growth)) return '–';
+  if (!complete(f)) return 'not judged (short run)';
+  return growth <= 10 ? 'yes' : '**no**';
+}
 
 function measuredLine(input: ReportInput): string {
   const m = input.machine;
