@@ -84,7 +84,14 @@ function message(res: { sourceBucket: string; destBucket: string }, objects: Bat
   };
 }
 
-const signal = new AbortController().signal;
+/** Verifies `copies` as one batch. */
+function verifyAll(verifier: BatchVerifier, res: { sourceBucket: string; destBucket: string }, copies: Copied[]) {
+  const batch = message(
+    res,
+    copies.map((c) => c.object),
+  );
+  return verifier.verify(batch, copies, new AbortController().signal);
+}
 
 t.test('one listing verifies a batch of neighbouring keys, neighbours outside it in the bucket', async (t) => {
   const res = await createResources(stack, { name: 'vlist' });
@@ -97,14 +104,7 @@ t.test('one listing verifies a batch of neighbouring keys, neighbours outside it
     const key = `logs/2026/11/part-${String(i).padStart(4, '0')}`;
     copies.push(await copied(res, key, content(100 + i, key)));
   }
-  const results = await verifier.verify(
-    message(
-      res,
-      copies.map((c) => c.object),
-    ),
-    copies,
-    signal,
-  );
+  const results = await verifyAll(verifier, res, copies);
   t.same(
     results,
     copies.map((c) => c.object.size),
@@ -126,14 +126,7 @@ t.test('what the listing cannot settle is HEADed, and failures say why', async (
   const wrong = await copied(res, 'k/wrong', content(6, 'right'));
   await putObject(s3, res.destBucket, 'k/wrong', content(6, 'wrong'));
   const copies = [good, changed, missing, wrong];
-  const results = await verifier.verify(
-    message(
-      res,
-      copies.map((c) => c.object),
-    ),
-    copies,
-    signal,
-  );
+  const results = await verifyAll(verifier, res, copies);
   t.equal(results[0], 10, 'good: verified by the listing');
   t.equal(results[1], 7, 'changed at the source: the copy matches the source as it is now');
   t.ok(results[2] instanceof CopyError, 'missing: failed');
@@ -149,14 +142,7 @@ t.test('keys the pages do not reach are HEADed', async (t) => {
   // 60 other objects between the batch's two keys: more than the verifier reads in pages.
   for (let i = 0; i < 60; i++) await putObject(s3, res.destBucket, `m/${String(i).padStart(3, '0')}`, content(1, 'x'));
   const copies = [await copied(res, 'a/first', content(5, 'a')), await copied(res, 'z/last', content(6, 'z'))];
-  const results = await verifier.verify(
-    message(
-      res,
-      copies.map((c) => c.object),
-    ),
-    copies,
-    signal,
-  );
+  const results = await verifyAll(verifier, res, copies);
   t.same(results, [5, 6]);
   const seen = kinds();
   t.ok(seen.list >= 1 && seen.list <= 3, `pages bounded (${seen.list})`);
@@ -171,29 +157,9 @@ t.test('a destination refusing ListBucket is verified by HEAD, with one warning'
     answer: (req) => (req.url?.includes('list-type=2') ? { status: 403, body: denied } : undefined),
   });
   const first = [await copied(res, 'd/1', content(3, '1')), await copied(res, 'd/2', content(4, '2'))];
-  t.same(
-    await verifier.verify(
-      message(
-        res,
-        first.map((c) => c.object),
-      ),
-      first,
-      signal,
-    ),
-    [3, 4],
-  );
+  t.same(await verifyAll(verifier, res, first), [3, 4]);
   const second = [await copied(res, 'd/3', content(5, '3'))];
-  t.same(
-    await verifier.verify(
-      message(
-        res,
-        second.map((c) => c.object),
-      ),
-      second,
-      signal,
-    ),
-    [5],
-  );
+  t.same(await verifyAll(verifier, res, second), [5]);
   t.same(kinds(), { list: 1, head: 3, all: 4 }, 'asked once, then HEADs only');
   t.equal(warnings.length, 1);
   t.match(warnings[0], /ListBucket refused at the destination/);
@@ -203,16 +169,6 @@ t.test('verifying by HEAD makes no listing', async (t) => {
   const res = await createResources(stack, { name: 'vbyhead' });
   const { verifier, kinds } = await verifierThrough(t, { by: 'head' });
   const copies = [await copied(res, 'h/1', content(3, '1')), await copied(res, 'h/2', content(4, '2'))];
-  t.same(
-    await verifier.verify(
-      message(
-        res,
-        copies.map((c) => c.object),
-      ),
-      copies,
-      signal,
-    ),
-    [3, 4],
-  );
+  t.same(await verifyAll(verifier, res, copies), [3, 4]);
   t.same(kinds(), { list: 0, head: 2, all: 2 });
 });
