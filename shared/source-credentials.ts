@@ -29,7 +29,8 @@ export function missingSourceFields(config: Config): Field[] {
 
 /**
  * Resolves the source credentials: each field from config when set, otherwise from its secret.
- * Throws ConfigError naming the secret (never its value) when one is missing, empty or unreadable.
+ * Throws ConfigError naming the secret (never its value) when one is missing, empty or refused; a
+ * plain Error when Secrets Manager cannot answer now (unreachable, throttled, failing).
  */
 export async function resolveSourceCredentials(
   config: Config,
@@ -54,9 +55,11 @@ export async function resolveSourceCredentials(
           const out = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
           value = out.SecretString;
         } catch (err) {
-          throw new ConfigError(
-            `cannot read secret "${name}" (${setting}) for source.${field}: ${describeSecretError(err)}`,
-          );
+          const what = `cannot read secret "${name}" (${setting}) for source.${field}: ${describeSecretError(err)}`;
+          // A missing secret or a refusal is a configuration error (exit 2, no restart); an outage or
+          // throttling at boot is not, and the exit it causes lets systemd try again.
+          if (isTransient(err)) throw new Error(`${what} (temporary: exiting to be restarted)`, { cause: err });
+          throw new ConfigError(what);
         }
         const trimmed = value?.trim() ?? '';
         if (trimmed === '') throw new ConfigError(`secret "${name}" (${setting}) for source.${field} is empty`);
@@ -67,6 +70,13 @@ export async function resolveSourceCredentials(
     if (!client) secrets.destroy();
   }
   return creds;
+}
+
+/** No answer at all (network), throttling, or a server-side failure: worth another try later. */
+function isTransient(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500 || status === 429 || e.name === 'ThrottlingException';
 }
 
 /** The SDK error's name and message: they name the secret and the cause, never the value. */

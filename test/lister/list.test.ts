@@ -197,4 +197,18 @@ void t.test('source credentials: config first, then the named secrets; a missing
   t.type(err, ConfigError);
   t.match((err as Error).message, /"\/nope\/secret" \(source\.secretSecretKeyName\)/);
   t.notMatch((err as Error).message, /test-secret-key/, 'no secret value in the message');
+
+  // Secrets Manager unreachable (nothing listens on port 1): not a configuration error, so the
+  // daemon's exit is one systemd restarts.
+  const down = new SecretsManagerClient({
+    region: LOCAL_REGION,
+    endpoint: 'http://127.0.0.1:1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test-secret-key' },
+    maxAttempts: 1,
+  });
+  t.teardown(() => down.destroy());
+  const outage = await resolveSourceCredentials(loadConfig({ argv: [], env: {} }), down).catch((e: unknown) => e);
+  t.type(outage, Error);
+  t.notOk(outage instanceof ConfigError, 'an outage is not a configuration error');
+  t.match((outage as Error).message, /cannot read secret ".+" .*temporary: exiting to be restarted/);
 });
