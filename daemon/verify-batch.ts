@@ -52,7 +52,7 @@ export class BatchVerifier {
   readonly #log: Logger;
   /** Destination buckets where a HEAD showed SSE-KMS: their ETags are no MD5s. */
   readonly #kmsBuckets = new Set<string>();
-  /** Destination buckets that refused ListBucket: verified by HEAD from then on. */
+  /** Destination buckets that refused a listing: verified by HEAD from then on. */
   readonly #unlistable = new Set<string>();
 
   constructor(init: {
@@ -134,9 +134,14 @@ export class BatchVerifier {
     } catch (err) {
       if (signal.aborted) return found;
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 403) {
+      if (status !== undefined && status >= 400 && status < 500) {
+        // Refused (403), or not understood (an S3 Express directory bucket takes no StartAfter):
+        // asking again per batch would only fill the log.
         this.#unlistable.add(bucket);
-        this.#log.warn({ bucket, err: errorMessage(err) }, 'ListBucket refused at the destination: verifying by HEAD');
+        this.#log.warn(
+          { bucket, status, err: errorMessage(err) },
+          'ListBucket refused at the destination: verifying by HEAD from now on',
+        );
       } else {
         this.#log.warn({ bucket, err: errorMessage(err) }, 'destination listing failed: verifying this batch by HEAD');
       }
