@@ -6,8 +6,8 @@ import { parseMessage, type BatchMessage, type BatchObject } from '../shared/mes
 import { copyObject, type Copied, type Copier } from './copy-object.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReceivedMessage, WorkQueue } from './queue.ts';
-import type { BatchVerifier } from './verify-batch.ts';
 import { decideSettlement, malformedSettlement, type KeyOutcome, type RetryPolicy, type Settlement } from './settle.ts';
+import type { BatchVerifier } from './verify-batch.ts';
 
 export type MessageDeps = {
   queue: WorkQueue;

@@ -22,7 +22,10 @@ const PAGE_SLACK = 8;
 /** Pages read at most; keys not seen by then are HEADed. */
 const MAX_PAGES = 3;
 
-/** The key just before `key` in S3 order, give or take keys no one names (`key`'s stem, its last character less one, then U+10FFFF). */
+/**
+ * A StartAfter just before `key` in S3 order: its stem, its last character less one, then U+10FFFF.
+ * Only keys no one names (that string followed by more) fall between it and `key`.
+ */
 export function justBefore(key: string): string | undefined {
   const chars = Array.from(key);
   const last = chars.pop();
@@ -134,9 +137,9 @@ export class BatchVerifier {
     } catch (err) {
       if (signal.aborted) return found;
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status !== undefined && status >= 400 && status < 500) {
+      if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
         // Refused (403), or not understood (an S3 Express directory bucket takes no StartAfter):
-        // asking again per batch would only fill the log.
+        // asking again per batch would only fill the log. Throttling (429, 503) is tried again.
         this.#unlistable.add(bucket);
         this.#log.warn(
           { bucket, status, err: errorMessage(err) },

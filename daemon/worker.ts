@@ -10,10 +10,10 @@ import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
-import { BatchVerifier } from './verify-batch.ts';
 import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
 import { SourceAccess } from './source-access.ts';
+import { BatchVerifier } from './verify-batch.ts';
 import type { SourceCredentials } from '../shared/aws.ts';
 
 /** Told when the worker starts and stops having work (scale-in protection, systemd status). */
