@@ -200,7 +200,8 @@ function printMetrics(samples: Sample[]): void {
   const duration = `${M}object_copy_duration_seconds`;
   if (has(duration)) {
     const q = (p: number) => {
-      const v = histogramQuantile(samples, duration, p, { outcome: 'ok' }) ?? histogramQuantile(samples, duration, p);
+      const v =
+        histogramQuantile(samples, duration, p, { outcome: 'copied' }) ?? histogramQuantile(samples, duration, p);
       return v === undefined ? 'n/a' : `${(v * 1000).toFixed(0)} ms`;
     };
     rows.push(['copy time/object', `p50 ≈ ${q(0.5)}, p95 ≈ ${q(0.95)}, p99 ≈ ${q(0.99)}`]);
@@ -214,6 +215,7 @@ function printMetrics(samples: Sample[]): void {
   }
   if (has(`${M}visibility_extensions_total`))
     rows.push(['visibility extended', n(sumOf(samples, `${M}visibility_extensions_total`))]);
+  if (has(`${M}verify_requests_total`)) rows.push(['verify requests', labelled(`${M}verify_requests_total`, 'method')]);
   rows.push(['SQS errors', labelled(`${M}sqs_errors_total`, 'operation')]);
   if (has(`${M}process_resident_memory_bytes`)) {
     rows.push([
