@@ -3,7 +3,12 @@
 // are counted by a loopback pass-through in front of moto, not by the verifier's own metrics.
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import t, { type Test } from 'tap';
 import type { Copied } from '../../daemon/copy-object.ts';
 import { createMetrics } from '../../daemon/metrics.ts';
@@ -171,4 +176,41 @@ t.test('verifying by HEAD makes no listing', async (t) => {
   const copies = [await copied(res, 'h/1', content(3, '1')), await copied(res, 'h/2', content(4, '2'))];
   t.same(await verifyAll(verifier, res, copies), [3, 4]);
   t.same(kinds(), { list: 0, head: 2, all: 2 });
+});
+
+t.test("a multipart copy is HEADed, and rclone's MD5 metadata proves or disproves it", async (t) => {
+  const res = await createResources(stack, { name: 'vmulti' });
+  const { verifier, kinds } = await verifierThrough(t);
+  /** Puts `body` at the destination as a one-part multipart upload carrying `md5Of`'s MD5 as rclone does. */
+  const putMultipart = async (key: string, body: Buffer, md5Of: Buffer): Promise<void> => {
+    const md5chksum = createHash('md5').update(md5Of).digest('base64');
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: res.destBucket, Key: key, Metadata: { md5chksum } }),
+    );
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: res.destBucket, Key: key, UploadId, PartNumber: 1, Body: body }),
+    );
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: res.destBucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+  };
+  const body = content(1000, 'm');
+  const other = content(1000, 'x');
+  for (const key of ['mp/right', 'mp/wrong']) await putObject(s3, res.sourceBucket, key, body);
+  await putMultipart('mp/right', body, body);
+  await putMultipart('mp/wrong', other, other);
+  const copies: Copied[] = ['mp/right', 'mp/wrong'].map((key) => ({
+    object: { key, size: body.length, etag: md5(body) },
+    target: key,
+    path: 'rclone',
+  }));
+  const results = await verifyAll(verifier, res, copies);
+  t.equal(results[0], 1000, 'the metadata proves the MD5');
+  t.match(results[1], { kind: 'verify', message: /destination MD5 [0-9a-f]{32} differs from source ETag/ });
+  t.same(kinds(), { list: 1, head: 2, all: 3 }, 'the listing cannot settle multipart ETags');
 });
