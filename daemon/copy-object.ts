@@ -2,7 +2,7 @@
 // and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CopyError, errorMessage, type CopyFailureKind } from '../shared/errors.ts';
+import { CopyError, errorMessage, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
@@ -66,8 +66,11 @@ export async function copyObject(
 }
 
 function classifySdkError(err: unknown): CopyFailureKind {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
+  if (status === undefined && looksUnreachable(`${e.code ?? ''} ${e.name ?? ''} ${errorMessage(err)}`)) {
+    return 'unreachable';
+  }
   if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
   if (status === 401 || status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
     return 'auth';

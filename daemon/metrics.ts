@@ -20,7 +20,7 @@ export function createMetrics() {
     }),
     objectsFailed: new Counter({
       name: `${PREFIX}objects_failed_total`,
-      help: 'Object copy attempts that failed, by reason (not_found, auth, verify, copy, child, aborted)',
+      help: 'Object copy attempts that failed, by reason (not_found, auth, verify, unreachable, copy, child, aborted)',
       labelNames: ['reason'] as const,
       registers: r,
     }),
@@ -99,6 +99,17 @@ export function createMetrics() {
       name: `${PREFIX}sqs_errors_total`,
       help: 'Failed SQS calls, by operation',
       labelNames: ['operation'] as const,
+      registers: r,
+    }),
+    storesUnreachable: new Gauge({
+      name: `${PREFIX}stores_unreachable`,
+      help: '1 while the worker has stopped receiving because a store does not answer, else 0',
+      registers: r,
+    }),
+    outageProbes: new Counter({
+      name: `${PREFIX}outage_probes_total`,
+      help: 'Probes of the stores while receiving is paused for an outage, by result (answered, unreachable)',
+      labelNames: ['result'] as const,
       registers: r,
     }),
     credentialRefreshes: new Counter({

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.ts';
 import { parseMessage, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { copyObject, type Copied, type Copier } from './copy-object.ts';
 import type { Metrics } from './metrics.ts';
+import type { Stores } from './outage.ts';
 import type { ReceivedMessage, WorkQueue } from './queue.ts';
 import { decideSettlement, malformedSettlement, type KeyOutcome, type RetryPolicy, type Settlement } from './settle.ts';
 import type { BatchVerifier } from './verify-batch.ts';
@@ -18,13 +19,17 @@ export type MessageDeps = {
   retry: RetryPolicy;
   /** Called when the source refuses our credentials, so they can be read again. */
   onAuthError(): void;
+  /** Called with a batch's outcomes once its copies are verified, before it is settled. */
+  onOutcomes(outcomes: readonly KeyOutcome[], stores: Stores): void;
 };
+
+export type Processed = { outcome: Settlement['outcome'] | 'malformed'; copied: number };
 
 export async function processMessage(
   deps: MessageDeps,
   received: ReceivedMessage,
   signal: AbortSignal,
-): Promise<{ outcome: Settlement['outcome'] | 'malformed'; copied: number }> {
+): Promise<Processed> {
   const started = performance.now();
   let message: BatchMessage;
   try {
@@ -42,6 +47,8 @@ export async function processMessage(
     message.objects.map((object) => copyOne(deps, message, object, signal, firstDelivery)),
   );
   const outcomes = await verifyCopies(deps, log, message, copies, signal);
+  // Before the settlement re-sends anything: a batch that found a store gone stops receiving first.
+  deps.onOutcomes(outcomes, { sourceBucket: message.source.bucket, destBucket: message.dest.bucket });
   const settlement = decideSettlement(message, outcomes, deps.retry);
   await settle(deps.queue, received, settlement);
   record(deps.metrics, settlement, outcomes, (performance.now() - started) / 1000);

@@ -1,5 +1,5 @@
 // The parts of rclone's rc API the pool uses, and what its error replies mean.
-import type { CopyFailureKind } from '../shared/errors.ts';
+import { looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 
 /** operations/copyfile: copies one object, skipping a destination that is already identical. */
 export type CopyFileParams = {
@@ -42,6 +42,7 @@ const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
 export function classifyRcError(reply: Pick<RcErrorReply, 'error' | 'status'>): CopyFailureKind {
   if (reply.status === 404 || NOT_FOUND.test(reply.error)) return 'not_found';
   if (reply.status === 401 || reply.status === 403 || AUTH.test(reply.error)) return 'auth';
+  if (looksUnreachable(reply.error)) return 'unreachable';
   return 'copy';
 }
 

@@ -7,6 +7,8 @@ export type StatusSample = {
   messagesInFlight: number;
   objectsCopied: number;
   draining: boolean;
+  /** Set while receiving is paused because a store does not answer. */
+  storesUnreachableSince?: number;
 };
 
 export function statusLine(previous: StatusSample | undefined, now: StatusSample): string {
@@ -14,6 +16,9 @@ export function statusLine(previous: StatusSample | undefined, now: StatusSample
   const rate = previous && seconds > 0 ? (now.objectsCopied - previous.objectsCopied) / seconds : 0;
   return [
     now.draining ? 'draining' : undefined,
+    now.storesUnreachableSince !== undefined
+      ? `PAUSED: a store has not answered for ${Math.round((now.at - now.storesUnreachableSince) / 1000)} s`
+      : undefined,
     `${now.childrenUp}/${now.children} rclone children up`,
     `${now.messagesInFlight} message${now.messagesInFlight === 1 ? '' : 's'} in flight`,
     `${now.objectsCopied.toLocaleString('en-US')} objects copied`,

@@ -9,10 +9,13 @@ import { health, type Health } from './health.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { OutageGate, probeStore, type Stores } from './outage.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
+import type { KeyOutcome } from './settle.ts';
 import { SourceAccess } from './source-access.ts';
+import type { StatusSample } from './status-line.ts';
 import { BatchVerifier } from './verify-batch.ts';
 import type { SourceCredentials } from '../shared/aws.ts';
 
@@ -25,6 +28,8 @@ export function autoMaxMessages(capacity: number): number {
 }
 
 const SQS_BACKOFF_MS = { first: 1000, max: 30_000 };
+/** The longest wait between probes of stores that do not answer. */
+const OUTAGE_PROBE_MAX_MS = 300_000;
 
 export class Worker {
   readonly metrics: Metrics;
@@ -40,6 +45,7 @@ export class Worker {
   readonly #pollAbort = new AbortController();
   readonly #copyAbort = new AbortController();
   readonly #listeners: ActivityListener[] = [];
+  readonly #outage: OutageGate;
   #server: StatusServer | undefined;
   #stopping = false;
   #sqsFailingSince: number | undefined;
@@ -63,6 +69,7 @@ export class Worker {
     this.#heartbeat = new Heartbeat(init.queue, init.config.queue.heartbeatSeconds * 1000, init.log);
     const capacity = init.pool.stats().capacity;
     this.#maxMessages = init.config.worker.maxMessagesInFlight || autoMaxMessages(capacity);
+    this.#outage = new OutageGate(init.config.worker.outageProbeSeconds * 1000, OUTAGE_PROBE_MAX_MS);
     const copier: Copier = {
       rcloneCopy: (req) => init.pool.copy(req),
       source: () => init.source.client(),
@@ -89,6 +96,7 @@ export class Worker {
       log: init.log,
       retry: { maxAttempts: init.config.worker.maxAttempts, retryDelaySeconds: init.config.worker.retryDelaySeconds },
       onAuthError: () => void init.source.refresh(),
+      onOutcomes: (outcomes, stores) => this.#noteOutcomes(outcomes, stores),
     };
   }
 
@@ -172,13 +180,14 @@ export class Worker {
   }
 
   /** A one-line summary for systemd's STATUS= and logs. */
-  status(): { childrenUp: number; children: number; messagesInFlight: number; objectsCopied: number } {
+  status(): Omit<StatusSample, 'at' | 'draining'> {
     const stats = this.#pool.stats();
     return {
       childrenUp: stats.up,
       children: stats.total,
       messagesInFlight: this.#inFlight.size,
       objectsCopied: this.#copied,
+      storesUnreachableSince: this.#outage.since,
     };
   }
 
@@ -186,6 +195,10 @@ export class Worker {
   async run(): Promise<void> {
     let backoff = SQS_BACKOFF_MS.first;
     while (!this.#stopping) {
+      if (this.#outage.open) {
+        await this.#waitOutOutage();
+        continue;
+      }
       const room = this.#maxMessages - this.#inFlight.size;
       if (room <= 0) {
         await new Promise<void>((resolve) => (this.#room = resolve));
@@ -209,6 +222,13 @@ export class Worker {
   }
 
   #begin(message: ReceivedMessage): void {
+    if (this.#outage.open) {
+      // Received by a poll that began before a store went away: back to the queue, untouched.
+      void this.#queue.release(message.receiptHandle).catch((err: unknown) => {
+        this.#log.warn({ messageId: message.messageId, err: errorMessage(err) }, 'handing a message back failed');
+      });
+      return;
+    }
     if (this.#inFlight.size === 0) for (const l of this.#listeners) l.busy();
     this.metrics.messagesReceived.inc();
     this.#heartbeat.add(message.receiptHandle);
@@ -230,6 +250,47 @@ export class Worker {
       });
     this.#inFlight.set(message.receiptHandle, work);
     this.metrics.messagesInFlight.set(this.#inFlight.size);
+  }
+
+  /** A batch whose every key found a store not answering pauses receiving; a copy made resumes it. */
+  #noteOutcomes(outcomes: readonly KeyOutcome[], stores: Stores): void {
+    const change = this.#outage.afterBatch(outcomes, stores, Date.now());
+    if (change === 'opened') {
+      this.metrics.storesUnreachable.set(1);
+      const first = outcomes.find((o) => !o.ok);
+      this.#log.error(
+        {
+          ...stores,
+          err: first && !first.ok ? first.error : undefined,
+          probeInMs: this.#outage.waitMs(Date.now()),
+        },
+        'a store does not answer: receiving paused until it does',
+      );
+    } else if (change === 'closed') {
+      this.metrics.storesUnreachable.set(0);
+      this.#log.info('copies succeed again: receiving resumed');
+    }
+  }
+
+  /** While a store does not answer: nothing received; both stores probed when a probe is due. */
+  async #waitOutOutage(): Promise<void> {
+    await this.#pause(this.#outage.waitMs(Date.now()));
+    const stores = this.#outage.stores;
+    if (this.#stopping || !stores) return;
+    const signal = this.#pollAbort.signal;
+    const sourceDown = await probeStore(this.#source.client(), stores.sourceBucket, signal);
+    const destDown = sourceDown ? undefined : await probeStore(this.#deps.copier.dest, stores.destBucket, signal);
+    if (this.#stopping) return;
+    const failure = sourceDown ? `source: ${sourceDown}` : destDown ? `destination: ${destDown}` : undefined;
+    const pausedMs = Date.now() - (this.#outage.since ?? Date.now());
+    this.metrics.outageProbes.inc({ result: failure ? 'unreachable' : 'answered' });
+    this.#outage.probed(failure === undefined, Date.now());
+    if (failure) {
+      this.#log.warn({ err: failure, retryInMs: this.#outage.waitMs(Date.now()) }, 'stores still not answering');
+    } else {
+      this.metrics.storesUnreachable.set(0);
+      this.#log.info({ pausedSeconds: Math.round(pausedMs / 1000) }, 'stores answer again: receiving resumed');
+    }
   }
 
   #pause(ms: number): Promise<void> {

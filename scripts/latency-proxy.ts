@@ -20,6 +20,8 @@ export type LatencyProxyOptions = {
   target: string;
   /** Delay added before each request is forwarded, in milliseconds. */
   delayMs: number;
+  /** Port to listen on (tests restart a proxy where clients expect it); default: one the kernel picks. */
+  port?: number;
   /** Keep every request line (tests count requests by kind; not for long runs). */
   record?: boolean;
   /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
@@ -88,7 +90,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 

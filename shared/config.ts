@@ -248,6 +248,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_DRAIN_SECONDS',
       arg: 'drain-seconds',
     },
+    outageProbeSeconds: {
+      doc: 'When a batch finds a store not answering, receiving stops and the stores are probed after this many seconds, then at doubling intervals up to 5 minutes',
+      format: 'positive-int',
+      default: 15,
+      env: 'RCLONE_MIGRATE_OUTAGE_PROBE_SECONDS',
+      arg: 'outage-probe-seconds',
+    },
     verifyBy: {
       doc: 'How copies are checked at the destination: list (one ListObjectsV2 per batch, a HEAD only where the listing cannot tell) or head (a HEAD per object)',
       format: ['list', 'head'],
@@ -519,6 +526,7 @@ export type Config = {
     maxMessagesInFlight: number;
     retryDelaySeconds: number;
     drainSeconds: number;
+    outageProbeSeconds: number;
     verifyBy: 'list' | 'head';
     verifyEtag: boolean;
     sdkPartSizeMiB: number;

@@ -31,10 +31,22 @@ export type CopyFailureKind =
   | 'not_found' // the source object is gone
   | 'auth' // the source or destination refused our credentials
   | 'verify' // the destination does not match after the copy
+  | 'unreachable' // no answer from a store: connection refused or reset, unknown host, timeout
   | 'copy' // rclone or the SDK reported a failure
   | 'child' // the rclone child died and no other could take the copy
   | 'aborted'; // the worker is shutting down
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Network-level failures in Go's (rclone's) and Node's words: the store did not answer at all, as
+ * opposed to answering with an error.
+ */
+const UNREACHABLE =
+  /\b(dial tcp|connection refused|no such host|network is unreachable|no route to host|i\/o timeout|connection reset by peer|TLS handshake timeout|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET)\b/;
+
+export function looksUnreachable(text: string): boolean {
+  return UNREACHABLE.test(text);
 }

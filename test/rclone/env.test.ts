@@ -128,7 +128,11 @@ void t.test('rc error replies map onto copy failure kinds', async (t) => {
   }
   t.equal(classifyRcError({ status: 500, error: 'NoSuchKey: gone\n\tstatus code: 404' }), 'not_found');
   const dns = 'RequestError: send request failed\ncaused by: Head "http://x/plain": dial tcp: no such host';
-  t.equal(classifyRcError({ status: 500, error: dns }), 'copy');
+  t.equal(classifyRcError({ status: 500, error: dns }), 'unreachable', 'no answer: an outage, not the object');
+  const refused =
+    'RequestError: send request failed\ncaused by: Get "http://127.0.0.1:1/b/k": dial tcp 127.0.0.1:1: connect: connection refused';
+  t.equal(classifyRcError({ status: 500, error: refused }), 'unreachable');
+  t.equal(classifyRcError({ status: 500, error: 'InternalError: boom\n\tstatus code: 500' }), 'copy');
   t.equal(describeRcError({ status: 500, error: forbidden }), 'Forbidden: Forbidden status code: 403 (rc status 500)');
 });
 
