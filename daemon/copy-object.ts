@@ -2,7 +2,7 @@
 // and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CopyError, errorMessage, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
+import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
@@ -66,8 +66,8 @@ export async function copyObject(
 }
 
 function classifySdkError(err: unknown): CopyFailureKind {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
+  const e = err as { name?: string; code?: string };
+  const status = httpStatus(err);
   if (status === undefined && looksUnreachable(`${e.code ?? ''} ${e.name ?? ''} ${errorMessage(err)}`)) {
     return 'unreachable';
   }

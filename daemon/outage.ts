@@ -4,7 +4,7 @@
 // stops receiving and probes both stores on a growing interval until both answer. Messages wait on
 // the queue meanwhile; only the batches in flight when the store went away spend an attempt.
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage, httpStatus } from '../shared/errors.ts';
 import type { KeyOutcome } from './settle.ts';
 
 /** Nothing copied, and every key failed for want of an answer: the store, not the objects. */
@@ -78,8 +78,7 @@ export async function probeStore(client: S3Client, bucket: string, signal: Abort
     await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
     return undefined;
   } catch (err) {
-    const e = err as { code?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.$metadata?.httpStatusCode !== undefined) return undefined;
-    return [e.code, errorMessage(err)].filter(Boolean).join(': ');
+    if (httpStatus(err) !== undefined) return undefined;
+    return [(err as { code?: string }).code, errorMessage(err)].filter(Boolean).join(': ');
   }
 }

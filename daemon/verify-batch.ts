@@ -4,7 +4,7 @@
 // page cannot settle (see listVerdict) is HEADed and, where it disagrees with the listing, compared
 // with the source as it is now.
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { CopyError, errorMessage } from '../shared/errors.ts';
+import { CopyError, errorMessage, httpStatus } from '../shared/errors.ts';
 import { bareEtag, compareKeys, commonPrefix, PAST } from '../shared/key-order.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { BatchMessage } from '../shared/message.ts';
@@ -136,7 +136,7 @@ export class BatchVerifier {
       }
     } catch (err) {
       if (signal.aborted) return found;
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = httpStatus(err);
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
         // Refused (403), or not understood (an S3 Express directory bucket takes no StartAfter):
         // asking again per batch would only fill the log. Throttling (429, 503) is tried again.

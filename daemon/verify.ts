@@ -2,6 +2,7 @@
 // (rclone copyto exits 0 having copied nothing for some keys), so every copy is checked at the
 // destination: by a listing entry where that proves as much as a HEAD, else by a HEAD.
 import { HeadObjectCommand, NotFound, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { httpStatus } from '../shared/errors.ts';
 import { bareEtag } from '../shared/key-order.ts';
 
 export type ObjectFacts = {
@@ -96,10 +97,7 @@ export async function headObject(
   try {
     return factsOf(await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }));
   } catch (err) {
-    if (
-      err instanceof NotFound ||
-      (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-    ) {
+    if (err instanceof NotFound || httpStatus(err) === 404) {
       return undefined;
     }
     throw err;

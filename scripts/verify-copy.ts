@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { httpStatus } from '../shared/errors.ts';
 import { forEachLimit } from './for-each-limit.ts';
 
 export type BucketRef = { s3: S3Client; bucket: string };
@@ -62,8 +63,8 @@ export async function listAll(ref: BucketRef, prefix = ''): Promise<ListedObject
 export type Digest = { sha256: string; size: number };
 
 function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  const name = (err as { name?: string }).name;
+  return name === 'NoSuchKey' || name === 'NotFound' || httpStatus(err) === 404;
 }
 
 /** SHA-256 and length of an object's content, streamed; undefined when the object does not exist. */

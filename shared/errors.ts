@@ -36,6 +36,11 @@ export type CopyFailureKind =
   | 'child' // the rclone child died and no other could take the copy
   | 'aborted'; // the worker is shutting down
 
+/** The HTTP status of an AWS SDK error's answer; undefined when no answer came (network, abort). */
+export function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -4,7 +4,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import type { Config } from './config.ts';
 import type { SourceCredentials } from './aws.ts';
 import { secretsClient } from './aws.ts';
-import { ConfigError, errorMessage } from './errors.ts';
+import { ConfigError, errorMessage, httpStatus } from './errors.ts';
 
 type Field = keyof SourceCredentials;
 
@@ -74,9 +74,10 @@ export async function resolveSourceCredentials(
 
 /** No answer at all (network), throttling, or a server-side failure: worth another try later. */
 function isTransient(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return status === undefined || status >= 500 || status === 429 || e.name === 'ThrottlingException';
+  const status = httpStatus(err);
+  return (
+    status === undefined || status >= 500 || status === 429 || (err as { name?: string }).name === 'ThrottlingException'
+  );
 }
 
 /** The SDK error's name and message: they name the secret and the cause, never the value. */
