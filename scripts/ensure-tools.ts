@@ -1,11 +1,12 @@
-// Makes sure the two external tools the demo and tests run against are there: rclone (installed from
-// Debian's packages when missing and we are root) and moto's server (installed with pip, or into a
+// Makes sure the external tools the demo, the benchmarks and the tests run against are there: the
+// pinned rclone (scripts/rclone-pin.ts) and moto's server (installed with pip, or into a
 // private virtualenv where the system Python refuses pip installs). Where it cannot install, it says
 // exactly what to run instead of letting a later step fail obscurely.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { ensurePinnedRclone } from './rclone-pin.ts';
 
 /** The moto release DESIGN.md's facts were verified with. */
 export const MOTO_REQUIREMENT = 'moto[server]==5.2.1';
@@ -39,14 +40,6 @@ function prependPath(dir: string): void {
   if (!parts.includes(dir)) process.env.PATH = [dir, ...parts].join(delimiter);
 }
 
-export function rcloneInstructions(): string {
-  return [
-    'rclone is not installed. Install it, then run this again:',
-    '  sudo apt-get update && sudo apt-get install -y rclone     (Debian, Ubuntu)',
-    '  or see https://rclone.org/install/ for other systems.',
-  ].join('\n');
-}
-
 export function motoInstructions(venv = motoVenvDir()): string {
   return [
     "moto_server (moto's local AWS server) is not installed and could not be installed automatically.",
@@ -55,30 +48,6 @@ export function motoInstructions(venv = motoVenvDir()): string {
     `  python3 -m venv ${venv} && ${venv}/bin/pip install '${MOTO_REQUIREMENT}' && export PATH=${venv}/bin:$PATH`,
     '  (on Debian/Ubuntu the venv module comes with: sudo apt-get install -y python3-venv)',
   ].join('\n');
-}
-
-/** rclone's version line; installs it from Debian's packages when missing and we are root. */
-export function ensureRclone(say: Say): string {
-  const version = () => {
-    const r = run('rclone', ['version'], 20_000);
-    return r.ok ? (r.output.split('\n')[0] ?? '').trim() : undefined;
-  };
-  const found = version();
-  if (found) return found;
-  if (!isRoot() || !run('apt-get', ['--version'], 10_000).ok) throw new Error(rcloneInstructions());
-  say('rclone is missing: installing it with apt-get install -y rclone');
-  let install = run('apt-get', ['install', '-y', 'rclone']);
-  if (!install.ok) {
-    say('apt-get install failed; running apt-get update and trying again');
-    const update = run('apt-get', ['update']);
-    if (!update.ok) throw new Error(`apt-get update failed:\n${tail(update.output)}\n\n${rcloneInstructions()}`);
-    install = run('apt-get', ['install', '-y', 'rclone']);
-  }
-  const installed = version();
-  if (!install.ok || !installed) {
-    throw new Error(`apt-get install -y rclone failed:\n${tail(install.output)}\n\n${rcloneInstructions()}`);
-  }
-  return installed;
 }
 
 const motoWorks = () => run('moto_server', ['--help'], 30_000).ok;
@@ -137,7 +106,7 @@ export function ensureMoto(say: Say): void {
 
 /** Both tools, with one line each saying what was found. */
 export function ensureTools(say: Say): { rclone: string } {
-  const rclone = ensureRclone(say);
+  const rclone = ensurePinnedRclone(say).version;
   ensureMoto(say);
   return { rclone };
 }
