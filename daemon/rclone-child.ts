@@ -5,6 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { Agent, request } from 'node:http';
 import type { Logger } from '../shared/logger.ts';
+import { MIN_RCLONE_VERSION } from '../shared/rclone-version.ts';
 import { isRcErrorReply, type CorePidReply, type RcErrorReply } from './rc-api.ts';
 
 /** The child could not be reached, or the connection broke (it died, was killed, or hung). */
@@ -87,7 +88,7 @@ export class RcloneChild {
     const binary = findExecutable(spec.binary, spec.env.PATH ?? '');
     if (!binary) {
       throw new ChildStartError(
-        `rclone executable ${JSON.stringify(spec.binary)} was not found: install rclone (e.g. apt-get install rclone) ` +
+        `rclone executable ${JSON.stringify(spec.binary)} was not found: install rclone v${MIN_RCLONE_VERSION} or newer ` +
           'or set rclone.binary (RCLONE_MIGRATE_RCLONE_BINARY)',
       );
     }

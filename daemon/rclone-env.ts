@@ -25,8 +25,8 @@ export const DEST_REMOTE = 'dst';
  * rclone's s3 `encoding` that makes remote names S3 keys, byte for byte. rclone turns a remote name into
  * a key with `FromStandardPath`, which returns the name unchanged when the backend encoding equals its
  * internal Standard encoding (Slash|Ctl|Del|Dot). With the s3 default (Slash,InvalidUtf8,Dot) keys such as
- * `a／b` or `q‛` address other objects or none; 1.60.1 has no `Raw` encoding. Verified here: keys with
- * ‛ ／ ＼ ␀ ␡ ． tab and DEL copy to the same key.
+ * `a／b` or `q‛` address other objects or none. Still so in 1.75.2, whose `Raw` encoding loses `a／b` and
+ * `␀` instead (test/rclone/workarounds.test.ts). Verified: keys with ‛ ／ ＼ ␀ ␡ ． tab and DEL copy to the same key.
  */
 export const KEY_ENCODING = 'Slash,Ctl,Del,Dot';
 
@@ -104,10 +104,12 @@ export function sourceSettings(source: SourceRemote): Record<string, string> {
 }
 
 /**
- * Settings of the destination remote. Amazon S3 with env_auth. With an explicit endpoint (the local stack,
- * a gateway) the provider is `Other` with path-style addressing: rclone 1.60.1 forces virtual-host
- * addressing for provider AWS whatever force_path_style says, and `bucket.127.0.0.1` does not resolve.
- * Extra options may override any of it (e.g. {"provider":"AWS"} for a VPC endpoint).
+ * Settings of the destination remote: Amazon S3 (provider AWS) with env_auth. With an explicit endpoint
+ * (the local stack, a gateway) the provider is `Other` with path-style addressing. rclone 1.60 forced
+ * virtual-host addressing for provider AWS; 1.75 honours force_path_style, but its provider AWS then
+ * fails every upload to a plain-http endpoint ("unseekable stream is not supported without TLS and
+ * trailing checksum"): test/rclone/workarounds.test.ts shows both. Extra options may override any of it
+ * (e.g. {"provider":"AWS"} for an https VPC endpoint).
  */
 export function destSettings(dest: DestRemote, baseEnv: NodeJS.ProcessEnv): Record<string, string> {
   const region = dest.region || baseEnv.AWS_REGION || baseEnv.AWS_DEFAULT_REGION || '';
@@ -118,8 +120,8 @@ export function destSettings(dest: DestRemote, baseEnv: NodeJS.ProcessEnv): Reco
     ...(region ? { region } : {}),
     // the buckets exist; checking would need s3:CreateBucket or cost a call per new Fs
     no_check_bucket: 'true',
-    // the worker HEADs every copied object itself (daemon/verify.ts); rclone's own HEAD after each
-    // upload would be a second one
+    // the worker verifies every copy itself (daemon/verify-batch.ts); rclone's own HEAD after each
+    // upload would be a second request per object
     no_head: 'true',
     encoding: KEY_ENCODING,
     ...lowerKeys(dest.options),

@@ -3,6 +3,7 @@
 import type { Config } from '../shared/config.ts';
 import { destEndpoint, destS3Client, sqsClient } from '../shared/aws.ts';
 import { ConfigError, errorMessage } from '../shared/errors.ts';
+import { requireSupportedRclone } from '../shared/rclone-version.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Copier } from './copy-object.ts';
 import { health, type Health } from './health.ts';
@@ -103,6 +104,7 @@ export class Worker {
   /** Reads credentials, finds the queues, starts the rclone children and the status server. */
   static async start(config: Config, log: Logger): Promise<Worker> {
     if (!config.queue.url) throw new ConfigError('queue.url is not set (--queue-url or QUEUE_URL)');
+    const rclone = requireSupportedRclone(config.rclone.binary);
     const metrics = createMetrics();
     const sqs = sqsClient();
     const deadLetterUrl = await resolveDeadLetterUrl(sqs, config.queue.url, config.queue.deadLetterUrl);
@@ -149,6 +151,7 @@ export class Worker {
       {
         queue: config.queue.url,
         deadLetterQueue: deadLetterUrl,
+        rclone: rclone.text,
         children: config.rclone.children,
         copySlots: capacity,
         maxMessagesInFlight: worker.#maxMessages,

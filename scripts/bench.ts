@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../shared/config.ts';
 import type { BatchMessage, BatchObject } from '../shared/message.ts';
 import { createResources, localClients, startLocalStack } from './local-stack.ts';
+import { ensureTools } from './ensure-tools.ts';
 import { startLatencyProxy, type LatencyProxy } from './latency-proxy.ts';
 import { agentCopier } from './bench/copiers/agent.ts';
 import { ceilingCopier } from './bench/copiers/ceiling.ts';
@@ -115,6 +116,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const deadline = started + options.budgetSeconds * 1000;
+  // The pinned rclone first on PATH, for the agent's children and the reference alike; moto too.
+  say(ensureTools(say).rclone);
   const logDir = mkdtempSync(join(tmpdir(), 'rclone-migrate-bench-'));
   say(`logs in ${logDir}`);
   const machine = describeMachine();

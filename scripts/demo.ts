@@ -332,9 +332,6 @@ async function main(): Promise<number> {
       resources.queueUrl,
       '--dead-letter-url',
       resources.deadLetterUrl,
-      // moto's CompleteMultipartUpload quirk (DESIGN.md): rclone's HEAD after a multipart upload fails.
-      '--dest-rclone-options',
-      JSON.stringify({ no_head: 'true' }),
       '--metrics-port',
       String(metricsPort),
       ...(options.children ? ['--rclone-children', options.children] : []),

@@ -8,14 +8,15 @@
 #
 # Source credentials, if given, come from the environment (never from arguments, which other users of
 # the machine can read in ps): SOURCE_ENDPOINT, SOURCE_ACCESS_KEY_ID, SOURCE_SECRET_ACCESS_KEY.
-# RCLONE_VERSION pins the rclone the workers run (default 1.60.1, the version the test suite runs).
+# RCLONE_VERSION pins the rclone the workers run (default 1.75.2, the release the test suite pins in
+# scripts/rclone-pin.ts); its SHA-256 comes from rclone's published SHA256SUMS for that release.
 #
 # Needs: node (npm run package: dpkg-deb and rpmbuild), the AWS CLI v2 with credentials for the target
 # account, curl and sha256sum; docker to build the lister image (or --skip-image and push it yourself).
 set -Eeuo pipefail
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -51,7 +52,7 @@ if [ -z "$STACK" ] || [ -z "$ARTIFACT_BUCKET" ] || [ -z "$SOURCE_BUCKET" ] || [ 
 for tool in aws curl sha256sum; do command -v "$tool" >/dev/null || die "$tool is required"; done
 
 VERSION=$(node -p "require('$ROOT/package.json').version")
-RCLONE_VERSION=${RCLONE_VERSION:-1.60.1}
+RCLONE_VERSION=${RCLONE_VERSION:-1.75.2}
 RPM="rclone-migrate-$VERSION-1.x86_64.rpm"
 RCLONE_ZIP="rclone-v$RCLONE_VERSION-linux-amd64.zip"
 PREFIX_KEY="rclone-migrate/$VERSION/"

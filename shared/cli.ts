@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { helpText, loadConfig, parseFlags, redactedConfig } from './config.ts';
 import { ConfigError, errorMessage } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { MIN_RCLONE_VERSION, parseRcloneVersion, unsupportedReason } from './rclone-version.ts';
 import type { Command } from './command.ts';
 import { VERSION } from './version.ts';
 
@@ -47,10 +48,22 @@ function usage(): string {
   ].join('\n');
 }
 
-export function rcloneVersion(binary = process.env.RCLONE_MIGRATE_RCLONE_BINARY || 'rclone'): string {
+/** The rclone binary the worker would run: from the config file and environment, as the worker reads them. */
+function configuredRcloneBinary(): string {
+  try {
+    return loadConfig({ argv: [] }).rclone.binary;
+  } catch {
+    return process.env.RCLONE_MIGRATE_RCLONE_BINARY || 'rclone';
+  }
+}
+
+/** What `--version` says of rclone: the version the worker would run, and whether it is supported. */
+export function rcloneVersion(binary = configuredRcloneBinary()): string {
   const out = spawnSync(binary, ['version'], { encoding: 'utf8', timeout: 10_000 });
-  if (out.error || out.status !== 0) return `not found (${binary})`;
-  return out.stdout.split('\n')[0]?.trim() ?? 'unknown';
+  if (out.error || out.status !== 0) return `not found (${binary}; v${MIN_RCLONE_VERSION} or newer needed)`;
+  const version = parseRcloneVersion(out.stdout);
+  const reason = unsupportedReason(version);
+  return `${version?.text ?? out.stdout.split('\n')[0]?.trim() ?? 'unknown'} (${binary})${reason ? `: unsupported, ${reason}` : ''}`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,7 +8,7 @@ export type Remote = { endpoint: string; accessKeyId: string; secretAccessKey: s
 export const SOURCE_REMOTE = 'src';
 export const DEST_REMOTE = 'dst';
 
-function remoteEnv(name: string, remote: Remote, extra: Record<string, string>): Record<string, string> {
+function remoteEnv(name: string, remote: Remote): Record<string, string> {
   const p = `RCLONE_CONFIG_${name.toUpperCase()}_`;
   const env: Record<string, string> = {
     [`${p}TYPE`]: 's3',
@@ -20,14 +20,12 @@ function remoteEnv(name: string, remote: Remote, extra: Record<string, string>):
     [`${p}FORCE_PATH_STYLE`]: 'true',
     [`${p}ENV_AUTH`]: 'false',
   };
-  for (const [k, v] of Object.entries(extra)) env[`${p}${k.toUpperCase()}`] = v;
   return env;
 }
 
 /**
- * The child environment: the parent's, minus AWS_CA_BUNDLE, plus both remotes. The destination gets
- * no_head, as the agent does in the bench: moto answers a completed multipart upload with
- * VersionId "null" and then fails its own HEAD ?versionId=null (DESIGN.md).
+ * The child environment: the parent's, minus AWS_CA_BUNDLE, plus both remotes with rclone's defaults,
+ * as the reference ran them (rclone 1.75 copes with moto's multipart VersionId "null": no no_head).
  */
 export function rcloneEnv(
   source: Remote,
@@ -39,7 +37,7 @@ export function rcloneEnv(
   return {
     ...env,
     RCLONE_CONFIG: '/dev/null',
-    ...remoteEnv(SOURCE_REMOTE, source, {}),
-    ...remoteEnv(DEST_REMOTE, dest, { no_head: 'true' }),
+    ...remoteEnv(SOURCE_REMOTE, source),
+    ...remoteEnv(DEST_REMOTE, dest),
   };
 }

@@ -2,13 +2,15 @@
 // promises, asserted on the parsed template. The user data's embedded config is checked against the
 // real config schema, its shell against `bash -n`.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../shared/config.ts';
 import { createMetrics } from '../../daemon/metrics.ts';
 import { loadTemplate, substitute, walk } from './cfn-yaml.ts';
+import { RCLONE_PIN } from '../../scripts/rclone-pin.ts';
+import { parseRcloneVersion, unsupportedReason } from '../../shared/rclone-version.ts';
 
 const TEMPLATE = join(import.meta.dirname, '../../cloudformation/rclone-migrate.yaml');
 const template = loadTemplate(TEMPLATE);
@@ -313,4 +315,15 @@ void t.test('dashboard and dead-letter alarm', async (t) => {
       }
     }
   }
+});
+
+void t.test('the workers run the pinned rclone release by default, in the template and in deploy.sh', async (t) => {
+  t.equal(String(template.Parameters.RcloneVersion?.Default), RCLONE_PIN.version);
+  const deploy = readFileSync(join(import.meta.dirname, '../../scripts/deploy.sh'), 'utf8');
+  t.match(deploy, new RegExp(`RCLONE_VERSION=\\$\\{RCLONE_VERSION:-${RCLONE_PIN.version.replaceAll('.', '\\.')}\\}`));
+  t.equal(
+    unsupportedReason(parseRcloneVersion(`rclone v${RCLONE_PIN.version}`)),
+    undefined,
+    'which the worker accepts',
+  );
 });

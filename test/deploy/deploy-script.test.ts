@@ -31,8 +31,8 @@ function scratchTree(options: { rcloneSumsLie?: boolean } = {}) {
   const rpm = 'fake rpm payload';
   writeFileSync(join(root, `dist/rclone-migrate-${VERSION}-1.x86_64.rpm`), rpm);
   const zip = 'fake rclone zip';
-  const zipName = 'rclone-v1.60.1-linux-amd64.zip';
-  const sums = `${options.rcloneSumsLie ? sha256('something else') : sha256(zip)}  ${zipName}\n${sha256('x')}  rclone-v1.60.1-osx-amd64.zip\n`;
+  const zipName = 'rclone-v1.75.2-linux-amd64.zip';
+  const sums = `${options.rcloneSumsLie ? sha256('something else') : sha256(zip)}  ${zipName}\n${sha256('x')}  rclone-v1.75.2-osx-amd64.zip\n`;
   const log = join(root, 'calls.log');
   const stub = (name: string, body: string) => {
     writeFileSync(join(root, 'bin', name), `#!/bin/bash\n${body}\n`);
@@ -91,10 +91,10 @@ void t.test('uploads verified artifacts, deploys with their checksums, stores se
   const calls = readFileSync(log, 'utf8').trim().split('\n');
   const commands = calls.filter((c) => c.startsWith('aws ') || c.startsWith('curl '));
   const prefix = `s3://artifacts-bucket/rclone-migrate/${VERSION}/`;
-  t.match(commands[0], /^curl https:\/\/downloads\.rclone\.org\/v1\.60\.1\/rclone-v1\.60\.1-linux-amd64\.zip$/);
-  t.match(commands[1], /^curl https:\/\/downloads\.rclone\.org\/v1\.60\.1\/SHA256SUMS$/);
+  t.match(commands[0], /^curl https:\/\/downloads\.rclone\.org\/v1\.75\.2\/rclone-v1\.75\.2-linux-amd64\.zip$/);
+  t.match(commands[1], /^curl https:\/\/downloads\.rclone\.org\/v1\.75\.2\/SHA256SUMS$/);
   t.match(commands[2], new RegExp(`^aws s3 cp .*rclone-migrate-${VERSION}-1\\.x86_64\\.rpm ${prefix}`));
-  t.match(commands[3], new RegExp(`^aws s3 cp .*rclone-v1\\.60\\.1-linux-amd64\\.zip ${prefix}`));
+  t.match(commands[3], new RegExp(`^aws s3 cp .*rclone-v1\\.75\\.2-linux-amd64\\.zip ${prefix}`));
   const deployCall = commands.find((c) => c.startsWith('aws cloudformation deploy')) ?? '';
   t.match(deployCall, /--stack-name migration/);
   t.match(deployCall, `PackageSha256=${rpmSha}`);

@@ -59,8 +59,6 @@ export function workerArgs(resources: Resources, extra: string[] = []): string[]
     '1',
     '--rclone-children',
     '2',
-    '--dest-rclone-options',
-    '{"no_head":"true"}',
     '--retry-delay-seconds',
     '0',
     ...extra,

@@ -49,8 +49,7 @@ export function poolOptions(stack: LocalStack, log: Logger, overrides: Partial<P
       forcePathStyle: true,
       options: {},
     },
-    // no_head: moto's multipart completion quirk (DESIGN.md)
-    dest: { endpoint: stack.endpoint, region: LOCAL_REGION, options: { no_head: 'true' } },
+    dest: { endpoint: stack.endpoint, region: LOCAL_REGION, options: {} },
     baseEnv: { ...process.env, ...stack.env },
     log,
     tuning: FAST,

@@ -1,5 +1,5 @@
 // The agent under test: `rclone-migrate worker` with default settings, plus what the local stack
-// needs (queue URLs, the source by environment, no_head for moto's multipart quirk).
+// needs (queue URLs, the source by environment).
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -31,11 +31,9 @@ export function agentCopier(extraArgs: readonly string[] = []): QueueCopier {
         context.resources.queueUrl,
         '--dead-letter-url',
         context.resources.deadLetterUrl,
-        '--dest-rclone-options',
-        destOptions(extraArgs),
         '--metrics-port',
         String(port),
-        ...withoutDestOptions(extraArgs),
+        ...extraArgs,
       ];
       const daemon = spawnLogged(process.execPath, args, {
         env,
@@ -61,19 +59,4 @@ export function agentCopier(extraArgs: readonly string[] = []): QueueCopier {
       };
     },
   };
-}
-
-/**
- * no_head for moto's multipart quirk (DESIGN.md), merged into any destination options given with
- * --agent-args, since the flag can be given only once.
- */
-function destOptions(extraArgs: readonly string[]): string {
-  const i = extraArgs.indexOf('--dest-rclone-options');
-  const given = i === -1 ? {} : (JSON.parse(extraArgs[i + 1] ?? '{}') as Record<string, string>);
-  return JSON.stringify({ ...given, no_head: 'true' });
-}
-
-function withoutDestOptions(extraArgs: readonly string[]): string[] {
-  const i = extraArgs.indexOf('--dest-rclone-options');
-  return i === -1 ? [...extraArgs] : [...extraArgs.slice(0, i), ...extraArgs.slice(i + 2)];
 }
