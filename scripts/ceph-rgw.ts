@@ -27,6 +27,12 @@ export type CephRgwOptions = {
   /** Bound on the whole start, in ms. */
   timeoutMs?: number;
   say?: (line: string) => void;
+  /**
+   * Default true: the daemons get SIGTERM when this process dies, even by SIGKILL (util-linux
+   * `setpriv --pdeathsig`), so a killed test run leaves none behind. The CLI's `start` sets false: its
+   * daemons outlive it until `stop`.
+   */
+  tiedToParent?: boolean;
 };
 
 export type CephRgwPids = { mon: number; osd: number; rgw: number };
@@ -214,10 +220,22 @@ export class CephStartError extends Error {
   }
 }
 
-/** Starts a daemon in the foreground (-f) as our child, detached so it outlives a CLI `start`. */
-function daemon(dir: string, name: string, cmd: string, args: readonly string[]): number {
+let setprivWorks: boolean | undefined;
+/** Whether `setpriv --pdeathsig` runs here (util-linux; it execs the daemon, so the PID stays the daemon's). */
+function canTieToParent(): boolean {
+  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore' }).status === 0;
+  return setprivWorks;
+}
+
+/**
+ * Starts a daemon in the foreground (-f) as our child, in its own process group (so a terminal's Ctrl-C
+ * does not hit it before `stop` does); tied to this process's life unless `tied` is false.
+ */
+function daemon(dir: string, name: string, cmd: string, args: readonly string[], tied: boolean): number {
   const err = openSync(join(dir, 'log', `stderr-${name}.log`), 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', err, err], detached: true });
+  const [file, argv] =
+    tied && canTieToParent() ? ['setpriv', ['--pdeathsig', 'TERM', '--', cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { stdio: ['ignore', err, err], detached: true });
   closeSync(err);
   child.unref();
   if (!child.pid) throw new CephStartError(`start ${name}`, `${cmd} did not start`, dir);
@@ -249,6 +267,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
         `sudo apt-get install -y --no-install-recommends ${CEPH_PACKAGES.join(' ')}`,
     );
   const say = options.say ?? (() => {});
+  const tied = options.tiedToParent ?? true;
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 90_000);
   const dir = resolve(options.dir ?? mkdtempSync(join(tmpdir(), 'ceph-rgw-')));
@@ -301,7 +320,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
       '--keyring',
       join(dir, 'keyring'),
     ]);
-    pids.mon = daemon(dir, 'mon', 'ceph-mon', [...c, '-f', '-i', 'a']);
+    pids.mon = daemon(dir, 'mon', 'ceph-mon', [...c, '-f', '-i', 'a'], tied);
     const ceph = (...args: string[]) =>
       runAsync('ceph', [...c, '--connect-timeout', '10', ...args], Math.min(left(), 30_000));
     await until('mon answering', dir, deadline, [pids.mon], async () => (await ceph('mon', 'stat')).ok);
@@ -311,7 +330,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     const id = (await must('osd new', 'ceph', [...c, 'osd', 'new', osdUuid])).trim();
     if (id !== '0') throw new CephStartError('osd new', `expected OSD id 0, got ${id}`, dir);
     await must('osd mkfs', 'ceph-osd', [...c, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
-    pids.osd = daemon(dir, 'osd', 'ceph-osd', [...c, '-f', '-i', '0']);
+    pids.osd = daemon(dir, 'osd', 'ceph-osd', [...c, '-f', '-i', '0'], tied);
     // Pools can be created while the OSD boots; creating them in parallel saves seconds.
     const pools = await Promise.all(
       RGW_POOLS.map(async (pool) => {
@@ -334,7 +353,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     });
     say(`osd up, pools created (${Date.now() - started} ms)`);
 
-    pids.rgw = daemon(dir, 'rgw', 'radosgw', [...c, '-f', '-n', 'client.rgw']);
+    pids.rgw = daemon(dir, 'rgw', 'radosgw', [...c, '-f', '-n', 'client.rgw'], tied);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await until('radosgw answering', dir, deadline, [pids.mon, pids.osd, pids.rgw], async () => {
       try {
@@ -412,7 +431,7 @@ async function cli(argv: string[]): Promise<number> {
         }
         rmSync(dir, { recursive: true, force: true });
       }
-      await startCephRgw({ dir, say });
+      await startCephRgw({ dir, say, tiedToParent: false });
       say(`state in ${dir}`);
       console.log(JSON.stringify(printable(readCephState(dir)), null, 2));
       return 0;

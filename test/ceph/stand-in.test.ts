@@ -1,11 +1,14 @@
 // The Ceph RGW stand-in itself (scripts/ceph-rgw.ts): a second instance runs beside the shared one without
-// seeing it, it checks S3 signatures, it answers only on loopback, and stop ends its daemons by PID.
+// seeing it, it checks S3 signatures, it answers only on loopback, stop ends its daemons by PID, and
+// the daemons of a killed parent do not outlive it.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { cephConf, startCephRgw } from '../../scripts/ceph-rgw.ts';
 import { cephClient, cephStore, uniqueBucket } from '../helpers/ceph.ts';
 import { httpStatus } from '../../shared/errors.ts';
+import { waitFor } from '../helpers/worker-process.ts';
 
 const alive = (pid: number) => {
   try {
@@ -58,4 +61,22 @@ t.test('two instances run side by side, isolated; signatures are checked; stop e
     'all three ended',
   );
   t.notOk(existsSync(second.dir), 'its folder removed');
+});
+
+t.test('daemons of a process killed with SIGKILL end with it (none left behind)', async (t) => {
+  const script =
+    "import { startCephRgw } from './scripts/ceph-rgw.ts';" +
+    'const r = await startCephRgw(); console.log(JSON.stringify(r.pids)); setInterval(() => {}, 1000);';
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the pids of the started instance', () => out.includes('}'), 90_000);
+  const pids = Object.values(JSON.parse(out) as Record<string, number>);
+  t.ok(pids.every(alive), 'running');
+  child.kill('SIGKILL');
+  await waitFor('every daemon gone', () => pids.every((p) => !alive(p)), 30_000);
+  t.pass('mon, osd and radosgw ended with their parent');
 });
