@@ -34,9 +34,10 @@ async function main(): Promise<void> {
   let ceph: CephRgw | undefined;
   try {
     const tools = ensureTools(say);
-    ensureCeph(say);
     say(tools.rclone);
+    // Only a tap run needs Ceph (its tests read from it); other commands run without it.
     if (wantsSharedCeph(command, args, process.env)) {
+      ensureCeph(say);
       ceph = await startCephRgw({ say: (line) => say(`ceph: ${line}`) });
       process.env[TEST_CEPH_ENV.endpoint] = ceph.endpoint;
       process.env[TEST_CEPH_ENV.accessKeyId] = ceph.accessKeyId;
