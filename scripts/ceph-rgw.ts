@@ -44,6 +44,8 @@ export type CephRgw = {
   /** What S3 clients should sign with (RGW accepts any; GetBucketLocation answers its zonegroup, `default`). */
   region: string;
   dir: string;
+  /** Admin sockets and PID files: `dir`/run, or a short folder of its own where that path is too long for a socket. */
+  runDir?: string;
   fsid: string;
   pids: CephRgwPids;
   /** Ends the three daemons by PID (SIGTERM, then SIGKILL after a bound) and removes the folder. */
@@ -83,6 +85,7 @@ export function missingCephBinaries(): string[] {
 export function cephConf(p: {
   fsid: string;
   dir: string;
+  runDir?: string;
   monPort: number;
   rgwPort: number;
   memstoreBytes: number;
@@ -101,9 +104,9 @@ auth service required = none
 auth client required = none
 auth allow insecure global id reclaim = true
 keyring = ${d}/keyring
-run dir = ${d}/run
-admin socket = ${d}/run/$cluster-$name.$pid.asok
-pid file = ${d}/run/$cluster-$name.pid
+run dir = ${p.runDir ?? `${d}/run`}
+admin socket = ${p.runDir ?? `${d}/run`}/$cluster-$name.$pid.asok
+pid file = ${p.runDir ?? `${d}/run`}/$cluster-$name.pid
 log file = ${d}/log/$cluster-$name.log
 mon cluster log file = ${d}/log/$cluster.log
 log to stderr = false
@@ -280,7 +283,12 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
   let rgwPort = await freePort();
   while (rgwPort === monPort) rgwPort = await freePort();
   const conf = join(dir, 'ceph.conf');
-  writeFileSync(conf, cephConf({ fsid, dir, monPort, rgwPort, memstoreBytes: options.memstoreBytes ?? 4 * 2 ** 30 }));
+  // A UNIX socket path holds at most 107 bytes; the longest here is ceph-client.admin.<pid>.asok (~32).
+  const runDir = join(dir, 'run').length > 72 ? mkdtempSync(join(tmpdir(), 'ceph-rgw-run-')) : join(dir, 'run');
+  writeFileSync(
+    conf,
+    cephConf({ fsid, dir, runDir, monPort, rgwPort, memstoreBytes: options.memstoreBytes ?? 4 * 2 ** 30 }),
+  );
   const c = ['-c', conf];
   const pids: CephRgwPids = { mon: 0, osd: 0, rgw: 0 };
   const left = () => Math.max(1000, deadline - Date.now());
@@ -327,7 +335,9 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     say(`mon up (${Date.now() - started} ms)`);
 
     const osdUuid = randomUUID();
-    const id = (await must('osd new', 'ceph', [...c, 'osd', 'new', osdUuid])).trim();
+    // The output may hold log lines besides the id.
+    const newOsd = await must('osd new', 'ceph', [...c, 'osd', 'new', osdUuid]);
+    const id = /^\s*(\d+)\s*$/m.exec(newOsd)?.[1] ?? newOsd.trim();
     if (id !== '0') throw new CephStartError('osd new', `expected OSD id 0, got ${id}`, dir);
     await must('osd mkfs', 'ceph-osd', [...c, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     pids.osd = daemon(dir, 'osd', 'ceph-osd', [...c, '-f', '-i', '0'], tied);
@@ -377,7 +387,16 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
       `--secret-key=${secretAccessKey}`,
     ]);
     say(`radosgw up on ${endpoint} (${Date.now() - started} ms)`);
-    const state: CephRgwState = { endpoint, accessKeyId, secretAccessKey, region: CEPH_REGION, dir, fsid, pids };
+    const state: CephRgwState = {
+      endpoint,
+      accessKeyId,
+      secretAccessKey,
+      region: CEPH_REGION,
+      dir,
+      runDir,
+      fsid,
+      pids,
+    };
     writeFileSync(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
     return withStop(state);
   } catch (err) {
@@ -391,7 +410,9 @@ function withStop(state: CephRgwState): CephRgw {
     ...state,
     async stop(opts = {}) {
       await endPids([state.pids.rgw, state.pids.osd, state.pids.mon]);
-      if (!opts.keepDir) rmSync(state.dir, { recursive: true, force: true });
+      if (opts.keepDir) return;
+      rmSync(state.dir, { recursive: true, force: true });
+      if (state.runDir) rmSync(state.runDir, { recursive: true, force: true });
     },
   };
 }

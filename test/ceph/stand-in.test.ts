@@ -1,11 +1,12 @@
 // The Ceph RGW stand-in itself (scripts/ceph-rgw.ts): a second instance runs beside the shared one without
 // seeing it, it checks S3 signatures, it answers only on loopback, stop ends its daemons by PID, and
 // the daemons of a killed parent do not outlive it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { cephConf, startCephRgw } from '../../scripts/ceph-rgw.ts';
+import { CEPH_DEFAULT_KEYS, cephConf, readCephState, startCephRgw } from '../../scripts/ceph-rgw.ts';
 import { cephClient, cephStore, uniqueBucket } from '../helpers/ceph.ts';
 import { httpStatus } from '../../shared/errors.ts';
 import { waitFor } from '../helpers/worker-process.ts';
@@ -79,4 +80,28 @@ t.test('daemons of a process killed with SIGKILL end with it (none left behind)'
   child.kill('SIGKILL');
   await waitFor('every daemon gone', () => pids.every((p) => !alive(p)), 30_000);
   t.pass('mon, osd and radosgw ended with their parent');
+});
+
+t.test('CLI: start prints the state without the secret, status says up, stop ends it by PID', async (t) => {
+  const dir = join(t.testdir(), 'ceph');
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['scripts/ceph-rgw.ts', ...args, '--dir', dir], { encoding: 'utf8', timeout: 120_000 });
+  t.teardown(() => cli('stop'));
+  const started = cli('start');
+  t.equal(started.status, 0, started.stderr);
+  const state = JSON.parse(started.stdout) as {
+    endpoint: string;
+    secretAccessKey: string;
+    pids: Record<string, number>;
+  };
+  t.match(state.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.notOk(started.stdout.includes(CEPH_DEFAULT_KEYS.secretAccessKey), 'no secret printed');
+  t.equal(readCephState(dir).secretAccessKey, CEPH_DEFAULT_KEYS.secretAccessKey, 'it is in the state file');
+  t.equal(cli('status').status, 0, 'status: up');
+  t.equal(cli('stop').status, 0);
+  t.ok(
+    Object.values(state.pids).every((p) => !alive(p)),
+    'daemons ended',
+  );
+  t.equal(cli('status').status, 3, 'status: not running');
 });
