@@ -84,6 +84,9 @@ t.test('copies a mixed batch byte for byte, odd keys included, and keeps secrets
 
   const lines = commandLines(worker.child.pid as number);
   t.ok(lines.filter((l) => l.includes('rcd')).length >= 2, 'rclone children found');
+  const pid = worker.child.pid as number;
+  t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'rclone-migrate', 'the daemon is named rclone-migrate');
+  t.match(lines[0], /^rclone-migrate worker/, 'its command line shows the command');
   for (const line of lines) t.notOk(line.includes(LOCAL_CREDENTIALS.secretAccessKey), 'no secret on a command line');
   const health = await fetch(worker.metricsUrl.replace('/metrics', '/healthz'));
   t.equal(health.status, 200);
