@@ -40,6 +40,7 @@ t.test('SIGTERM at random points of the receive cycle leaves no message invisibl
 
   const args = workerArgs(res, ['--wait-seconds', String(WAIT_SECONDS), '--visibility-seconds', '600']);
   const stopsAt: number[] = [];
+  let handedBack = 0;
   for (let round = 0; round < STOPS; round++) {
     const worker = await startWorker(stack, args);
     t.teardown(() => worker.stop('SIGKILL'));
@@ -57,10 +58,11 @@ t.test('SIGTERM at random points of the receive cycle leaves no message invisibl
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('worker did not exit in 60 s')), 60_000)),
     ]);
     t.same(exit, { code: 0, signal: null }, `stop ${round + 1} (${delayMs} ms into the cycle) exits 0`);
+    handedBack += worker.logs.filter((l) => l.msg === 'received while draining: handed back').length;
   }
   producing = false;
   await producer;
-  t.comment(`stopped at ${stopsAt.join(', ')} ms after a receive`);
+  t.comment(`stopped at ${stopsAt.join(', ')} ms after a receive; ${handedBack} stop(s) handed a receive back`);
 
   const counts = await queueCounts(sqs, res.queueUrl);
   t.equal(counts.inFlight, 0, 'ApproximateNumberOfMessagesNotVisible is 0 after the stops');
