@@ -29,6 +29,8 @@ export function autoMaxMessages(capacity: number): number {
 }
 
 const SQS_BACKOFF_MS = { first: 1000, max: 30_000 };
+/** How long past its long-poll wait a receive may take once draining began (a slow or retried call). */
+const RECEIVE_GRACE_MS = 10_000;
 /** The longest wait between probes of stores that do not answer. */
 const OUTAGE_PROBE_MAX_MS = 300_000;
 
@@ -44,6 +46,10 @@ export class Worker {
   readonly #maxMessages: number;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #pollAbort = new AbortController();
+  /** Ends a receive only when draining has waited out the long poll and more (see #settleReceive). */
+  readonly #receiveAbort = new AbortController();
+  /** The receive in flight, with the hand-back of what it returned once draining began. */
+  #receiving: Promise<unknown> | undefined;
   readonly #copyAbort = new AbortController();
   readonly #listeners: ActivityListener[] = [];
   readonly #outage: OutageGate;
@@ -209,7 +215,9 @@ export class Worker {
       }
       let received: ReceivedMessage[];
       try {
-        received = await this.#queue.receive(room, this.#pollAbort.signal);
+        const receiving = this.#receiveUnlessStopping(room);
+        this.#receiving = receiving.catch(() => undefined);
+        received = await receiving;
         this.#sqsFailingSince = undefined;
         backoff = SQS_BACKOFF_MS.first;
       } catch (err) {
@@ -224,12 +232,48 @@ export class Worker {
     }
   }
 
+  /**
+   * One receive. Draining does not abort it (SQS would hand out messages nobody sees, invisible for
+   * the visibility timeout and one receive spent): what it returns once draining has begun goes back.
+   */
+  async #receiveUnlessStopping(room: number): Promise<ReceivedMessage[]> {
+    const received = await this.#queue.receive(room, this.#receiveAbort.signal);
+    if (!this.#stopping) return received;
+    if (received.length > 0) this.#log.info({ messages: received.length }, 'received while draining: handed back');
+    await Promise.all(received.map((message) => this.#handBack(message)));
+    return [];
+  }
+
+  /** Back to the queue at once (visibility 0), untouched. */
+  async #handBack(message: ReceivedMessage): Promise<void> {
+    try {
+      await this.#queue.release(message.receiptHandle);
+    } catch (err) {
+      this.#log.warn({ messageId: message.messageId, err: errorMessage(err) }, 'handing a message back failed');
+    }
+  }
+
+  /** Waits for the receive in flight (bounded by its long poll); past that bound it is cut. */
+  async #settleReceive(): Promise<void> {
+    if (!this.#receiving) return;
+    const boundMs = this.#config.queue.waitSeconds * 1000 + RECEIVE_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.#receiving.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), boundMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.#log.warn({ waitedMs: boundMs }, 'a receive outlived its long poll: cut short');
+      this.#receiveAbort.abort();
+      await this.#receiving;
+    }
+  }
+
   #begin(message: ReceivedMessage): void {
     if (this.#outage.open) {
-      // Received by a poll that began before a store went away: back to the queue, untouched.
-      void this.#queue.release(message.receiptHandle).catch((err: unknown) => {
-        this.#log.warn({ messageId: message.messageId, err: errorMessage(err) }, 'handing a message back failed');
-      });
+      // Received by a poll that began before a store went away.
+      void this.#handBack(message);
       return;
     }
     if (this.#inFlight.size === 0) for (const l of this.#listeners) l.busy();
@@ -310,14 +354,18 @@ export class Worker {
   async drain(deadlineMs = this.#config.worker.drainSeconds * 1000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    // Pauses and probes end at once; a receive in flight is let finish (#settleReceive).
     this.#pollAbort.abort();
     this.#room?.();
     this.#log.info({ messagesInFlight: this.#inFlight.size, deadlineMs }, 'draining');
     const all = () => Promise.allSettled([...this.#inFlight.values()]);
     let timer: NodeJS.Timeout | undefined;
-    const expired = await Promise.race([
-      all().then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs))),
+    const [expired] = await Promise.all([
+      Promise.race([
+        all().then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadlineMs))),
+      ]),
+      this.#settleReceive(),
     ]);
     clearTimeout(timer);
     if (expired) {

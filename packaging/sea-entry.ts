@@ -1,13 +1,7 @@
 // Entry of the single executable. The bundle is CommonJS (what Node's single-executable support runs),
 // which has no top-level await, so this is bin/rclone-migrate.ts without it.
-import { main } from '../shared/cli.ts';
+import { runCli } from '../shared/cli.ts';
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -7,7 +7,8 @@
 // and then checks what it built (the executable runs, package contents and scripts, the unit passes
 // `systemd-analyze verify` without warnings) and prints a report. Exits non-zero if anything failed.
 //
-// Flags: --skip-rpm (no .rpm, e.g. where rpmbuild cannot be installed), --skip-deb.
+// Flags: --skip-rpm (no .rpm, e.g. where rpmbuild cannot be installed), --skip-deb. Tools missing on a
+// fresh machine are installed first where this is root (scripts/package-tools.ts), else named with the command.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -23,6 +24,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { configExample, DEFAULT_CONFIG } from '../packaging/config-example.ts';
+import { ensurePackageTools, neededTools } from './package-tools.ts';
 import { VERSION } from '../shared/version.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -171,6 +173,35 @@ function checkExecutable(): void {
     'JSON log lines from pino inside the executable',
     line !== undefined && /"level":"\w+"/.test(line),
     line ?? logged.out.trim(),
+  );
+  checkFatalLine(cwd, env);
+}
+
+/** A failure inside the bundle: one line, no stack frame, no path of the build machine (shared/fatal.ts). */
+function checkFatalLine(cwd: string, env: Record<string, string>): void {
+  const closed = 'http://127.0.0.1:9'; // the discard port: nothing listens on loopback here
+  writeFileSync(join(cwd, 'config.json'), '{}');
+  const failed = run(
+    EXECUTABLE,
+    ['worker', '--queue-url', `${closed}/q`, '--dead-letter-url', `${closed}/d`, '--metrics-port', '-1'],
+    {
+      cwd,
+      timeout: 60_000,
+      env: {
+        ...env,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'y',
+        AWS_ENDPOINT_URL: closed,
+        RCLONE_MIGRATE_CONFIG: join(cwd, 'config.json'),
+      },
+    },
+  );
+  const lines = failed.out.trim().split('\n');
+  check(
+    'a fatal error is one line, without stack or build paths',
+    failed.status === 1 && lines.length === 1 && !failed.out.includes(ROOT) && !/\n\s+at /.test(failed.out),
+    firstLine(failed.out).slice(0, 160),
   );
 }
 
@@ -410,6 +441,8 @@ async function main(): Promise<number> {
   const args = new Set(process.argv.slice(2));
   if (!ARCH) throw new Error(`unsupported architecture ${process.arch}`);
   const started = Date.now();
+  // First, so a fresh machine gets its tools (or the exact command to run) before the long build.
+  ensurePackageTools(neededTools({ deb: !args.has('--skip-deb'), rpm: !args.has('--skip-rpm') }), console.log);
   mkdirSync(BUILD, { recursive: true });
   await buildExecutable();
   checkExecutable();

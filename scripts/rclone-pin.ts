@@ -88,7 +88,7 @@ export function debianMirror(sourceTexts: readonly string[]): string | undefined
   return uris.find((u) => /^https?:\/\//.test(u) && /\/debian\/?$/.test(u)) ?? uris.find((u) => /^https?:\/\//.test(u));
 }
 
-function aptSourceTexts(): string[] {
+export function aptSourceTexts(): string[] {
   const texts: string[] = [];
   if (existsSync('/etc/apt/sources.list')) texts.push(readFileSync('/etc/apt/sources.list', 'utf8'));
   const dir = '/etc/apt/sources.list.d';

@@ -3,8 +3,10 @@
 // RestartPreventExitStatus).
 import { spawnSync } from 'node:child_process';
 import { helpText, loadConfig, parseFlags, redactedConfig } from './config.ts';
-import { ConfigError, errorMessage } from './errors.ts';
+import { ConfigError } from './errors.ts';
+import { fatalMessage, stackWithoutPaths, wantsStack } from './fatal.ts';
 import { createLogger } from './logger.ts';
+import { setProcessTitle } from './process-title.ts';
 import { MIN_RCLONE_VERSION, parseRcloneVersion, unsupportedReason } from './rclone-version.ts';
 import type { Command } from './command.ts';
 import { VERSION } from './version.ts';
@@ -81,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`rclone-migrate: unknown command "${name}"\n\n${usage()}`);
     return EXIT_CONFIG;
   }
+  setProcessTitle(name);
   const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(
@@ -120,14 +123,37 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run({ config, log, positional });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      log.fatal({ err: errorMessage(err) }, 'configuration error');
-      console.error(`rclone-migrate ${name}: ${err.message}`);
-      return EXIT_CONFIG;
+    // One line (JSON for journald); the stack at debug level only. A person at a terminal gets it in words too.
+    const configError = err instanceof ConfigError;
+    log.fatal({ err: fatalMessage(err) }, configError ? 'configuration error' : 'failed');
+    log.debug({ stack: stackWithoutPaths(err) }, 'stack of the failure');
+    if (process.stderr.isTTY) {
+      console.error(`rclone-migrate ${name}: ${configError ? 'configuration error: ' : ''}${fatalMessage(err)}`);
     }
-    log.fatal({ err }, 'failed');
-    return 1;
+    return configError ? EXIT_CONFIG : 1;
   } finally {
     log.flush();
+  }
+}
+
+/** Prints a failure that escaped main() (or a crash at run time) as one line; the stack only at debug level. */
+function reportCrash(err: unknown): void {
+  console.error(`rclone-migrate: fatal: ${fatalMessage(err)}`);
+  if (wantsStack(process.env.RCLONE_MIGRATE_LOG_LEVEL)) console.error(stackWithoutPaths(err) ?? '');
+}
+
+/** The entry of both the source CLI and the single executable: main() with nothing escaping as a stack trace. */
+export async function runCli(argv: string[]): Promise<number> {
+  const crash = (err: unknown) => {
+    reportCrash(err);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  try {
+    return await main(argv);
+  } catch (err) {
+    reportCrash(err);
+    return 1;
   }
 }

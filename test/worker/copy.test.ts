@@ -100,6 +100,9 @@ for (const store of SOURCE_STORES)
 
       const lines = commandLines(worker.child.pid as number);
       t.ok(lines.filter((l) => l.includes('rcd')).length >= 2, 'rclone children found');
+      const pid = worker.child.pid as number;
+      t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'rclone-migrate', 'the daemon is named rclone-migrate');
+      t.match(lines[0], /^rclone-migrate worker/, 'its command line shows the command');
       const secrets = [LOCAL_CREDENTIALS.secretAccessKey, ...(src.ceph ? [src.ceph.secretAccessKey] : [])];
       for (const line of lines)
         t.notOk(
