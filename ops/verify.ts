@@ -3,11 +3,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { sqsClient } from '../shared/aws.ts';
 import type { Command } from '../shared/command.ts';
-import { destClient, jobSettings, requireSettings, sourceClient } from './clients.ts';
-import type { Difference } from './diff.ts';
-import { MemoryManifestStore } from './manifest.ts';
-import { runListing } from './run.ts';
-import { QueueSender } from './sqs-send.ts';
+import { destClient, jobSettings, requireSettings, sourceClient } from '../lister/clients.ts';
+import type { Difference } from '../lister/diff.ts';
+import { MemoryManifestStore } from '../lister/manifest.ts';
+import { runListing } from '../lister/run.ts';
+import { QueueSender } from '../lister/sqs-send.ts';
 
 /** Keys of each kind kept for the report; the counts are always complete. */
 export const REPORT_KEYS = 1000;

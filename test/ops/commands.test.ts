@@ -6,9 +6,9 @@ import { createResources, localClients, startLocalStack, type Resources } from '
 import { runListing } from '../../lister/run.ts';
 import { QueueSender } from '../../lister/sqs-send.ts';
 import { MemoryManifestStore } from '../../lister/manifest.ts';
-import { redrive } from '../../lister/redrive.ts';
-import type { StatusReport } from '../../lister/status.ts';
-import type { VerifyReport } from '../../lister/verify.ts';
+import { redrive } from '../../ops/redrive.ts';
+import type { StatusReport } from '../../ops/status.ts';
+import type { VerifyReport } from '../../ops/verify.ts';
 import {
   encodeDeadLetter,
   encodeMessage,
@@ -16,7 +16,7 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   type BatchMessage,
 } from '../../shared/message.ts';
-import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from './helpers.ts';
+import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from '../lister/helpers.ts';
 
 const stack = await startLocalStack();
 t.teardown(() => stack.stop());
