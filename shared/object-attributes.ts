@@ -103,7 +103,7 @@ export function tagSet(tags: Record<string, string>): Array<{ Key: string; Value
 /** The `x-amz-tagging` header value of a tag set (URL query encoding), or undefined for none. */
 export function taggingHeader(tags: Record<string, string> | undefined): string | undefined {
   if (!tags || Object.keys(tags).length === 0) return undefined;
-  return new URLSearchParams(tagSet(tags).map((t) => [t.Key, t.Value])).toString();
+  return new URLSearchParams(tagSet(tags).map((t): [string, string] => [t.Key, t.Value])).toString();
 }
 
 /** One field that differs: `field` is a header name, `x-amz-meta-<name>` or `tag:<name>`. */
