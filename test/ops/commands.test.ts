@@ -1,5 +1,4 @@
 // Incremental mode and the operator commands against moto: verify (and --enqueue), status, redrive.
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createResources, localClients, startLocalStack, type Resources } from '../../scripts/local-stack.ts';
@@ -17,6 +16,7 @@ import {
   type BatchMessage,
 } from '../../shared/message.ts';
 import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from '../lister/helpers.ts';
+import { runCli, type CliResult } from './helpers.ts';
 
 const stack = await startLocalStack();
 t.teardown(() => stack.stop());
@@ -43,20 +43,7 @@ async function halfCopied(r: Resources): Promise<{ differing: string[] }> {
   return { differing: keys.slice(30) };
 }
 
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/rclone-migrate.ts', ...args, '--log-level', 'warn'], {
-    env: { ...process.env, ...stack.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[], env: Record<string, string>): Promise<CliResult> => runCli(args, { ...stack.env, ...env });
 
 const sourceEnv = {
   RCLONE_MIGRATE_SOURCE_ENDPOINT: stack.endpoint,
