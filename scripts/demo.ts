@@ -494,9 +494,9 @@ async function main(): Promise<number> {
       say(
         deepCode === 'timeout'
           ? 'FAILED: verify --deep did not finish within 180 s'
-          : `verify --deep exited with ${deepCode}: differences found`,
+          : `verify --deep exited with ${deepCode}` + (deepReport ? ': differences found (listed below)' : ''),
       );
-      for (const line of logExcerpt(deepVerify.log)) detail(line);
+      if (!deepReport) for (const line of logExcerpt(deepVerify.log)) detail(line);
     }
 
     // Summary.
