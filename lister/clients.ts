@@ -1,4 +1,4 @@
-// The clients and settings the lister-side commands share, built from the configuration.
+// The clients and settings the lister and the operator commands (ops/) share, built from the configuration.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { destS3Client, sourceS3Client } from '../shared/aws.ts';
 import type { Config } from '../shared/config.ts';

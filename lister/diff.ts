@@ -16,18 +16,34 @@ export function sameObject(source: BatchObject, dest: BatchObject): boolean {
   return true;
 }
 
+/** A source object and its destination counterpart that the listings found alike (size, ETag where comparable). */
+export type Alike = { source: BatchObject; dest: BatchObject };
+
 /**
  * Compares sorted source objects with sorted destination objects (already mapped to source keys)
- * that cover at least the same key span; returns the source objects to copy and why.
+ * that cover at least the same key span: the source objects to copy and why, and the pairs found
+ * alike (which verify --deep looks at further).
  */
-export function diffSorted(source: readonly BatchObject[], dest: readonly BatchObject[]): Difference[] {
-  const out: Difference[] = [];
+export function compareSorted(
+  source: readonly BatchObject[],
+  dest: readonly BatchObject[],
+): { differences: Difference[]; alike: Alike[] } {
+  const differences: Difference[] = [];
+  const alike: Alike[] = [];
   let j = 0;
   for (const object of source) {
     while (j < dest.length && compareKeys((dest[j] as BatchObject).key, object.key) < 0) j++;
     const match = dest[j];
-    if (match === undefined || match.key !== object.key) out.push({ kind: 'missing', key: object.key, source: object });
-    else if (!sameObject(object, match)) out.push({ kind: 'mismatched', key: object.key, source: object, dest: match });
+    if (match === undefined || match.key !== object.key)
+      differences.push({ kind: 'missing', key: object.key, source: object });
+    else if (!sameObject(object, match))
+      differences.push({ kind: 'mismatched', key: object.key, source: object, dest: match });
+    else alike.push({ source: object, dest: match });
   }
-  return out;
+  return { differences, alike };
+}
+
+/** The source objects to copy and why (see compareSorted). */
+export function diffSorted(source: readonly BatchObject[], dest: readonly BatchObject[]): Difference[] {
+  return compareSorted(source, dest).differences;
 }

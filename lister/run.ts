@@ -10,7 +10,7 @@ import { errorMessage } from '../shared/errors.ts';
 import { headerBytes, makeMessage, planBatches, type BatchLimits, type MessageTemplate } from './batcher.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { DestCursor } from './dest-cursor.ts';
-import { diffSorted, type Difference } from './diff.ts';
+import { compareSorted, type Alike, type Difference } from './diff.ts';
 import { bareEtag, compareKeys } from '../shared/key-order.ts';
 import { backoffMs, sleep } from './limiter.ts';
 import { MANIFEST_FORMAT, sumTotals, type JobManifest, type ManifestStore, type Totals } from './manifest.ts';
@@ -44,6 +44,11 @@ export type ListDeps = {
   log: Logger;
   /** Incremental mode and verify: each key found missing or different. */
   onDifference?: (difference: Difference) => void;
+  /**
+   * verify --deep: looks further at the keys of a page the listings found alike; returns those that
+   * differ after all, which are then sent like the other differences.
+   */
+  compareAlike?: (alike: readonly Alike[]) => Promise<BatchObject[]>;
   /** Splitting samplers; default to ListObjectsV2 on the source. */
   samplers?: { probe: Probe; directories?: DirectoryProbe };
 };
@@ -437,10 +442,14 @@ export class ListJob {
     let toSend = kept;
     if (dest && last) {
       const before = dest.requests;
-      const differences = diffSorted(kept, await dest.through(last.key));
+      const { differences, alike } = compareSorted(kept, await dest.through(last.key));
       this.#counts.dest += dest.requests - before;
       for (const d of differences) this.#deps.onDifference?.(d);
       toSend = differences.map((d) => d.source);
+      if (this.#deps.compareAlike && alike.length > 0) {
+        const further = await this.#deps.compareAlike(alike);
+        if (further.length > 0) toSend = [...toSend, ...further].sort((a, b) => compareKeys(a.key, b.key));
+      }
     }
     const batches = planBatches(toSend, this.#settings.limits, this.#header);
     const bodies = batches.map((objects) => encodeMessage(makeMessage(this.#template, objects)));

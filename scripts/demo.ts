@@ -3,8 +3,10 @@
 // (with `--source ceph`: the source is a Ceph RGW stand-in, scripts/ceph-rgw.ts, instead of moto's S3),
 // starts moto on loopback with the queues, buckets and source secrets, fills the source with a
 // realistic mix, runs `rclone-migrate list` and `rclone-migrate worker` as real child processes, waits
-// for the queue to drain, verifies every object at the destination byte for byte, prints a summary
-// with the worker's metrics and shuts everything down. Exits 1 if a single object is missing or differs.
+// for the queue to drain, verifies every object at the destination byte for byte and its metadata and
+// tags field by field (and runs `rclone-migrate verify --deep` as an operator would), prints a summary
+// with the worker's metrics and shuts everything down. Exits 1 if a single object is missing or differs,
+// in its bytes, its metadata or its tags.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,9 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { startCephRgw } from './ceph-rgw.ts';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ensureCeph, ensureTools } from './ensure-tools.ts';
-import { DEFAULT_PLAN, fillSource, MiB, type PlanOptions } from './fill-source.ts';
+import { attributeCounts, DEFAULT_PLAN, fillSource, MiB, type PlanOptions } from './fill-source.ts';
+import { describeDifferences } from '../shared/object-attributes.ts';
+import type { VerifyReport } from '../ops/verify.ts';
 import {
   createResources,
   freePort,
@@ -341,6 +345,8 @@ async function main(): Promise<number> {
     say(
       `filling the source: ${n(plan.smallCount)} small objects${largeNote}, empty, unicode, special and rclone-unaddressable keys`,
     );
+    detail('with system metadata (Content-Type, Content-Encoding gzip, Cache-Control, Content-Disposition,');
+    detail('Content-Language, Expires), user metadata (non-ASCII values too) and tags on most of them');
     const fillProgress = throttled(3000);
     const fill = await fillSource({
       s3: source,
@@ -355,6 +361,10 @@ async function main(): Promise<number> {
     for (const o of fill.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
     say(`source filled: ${n(fill.objects.length)} objects, ${mb(fill.bytes)} in ${secs(fill.seconds)}`);
     detail([...kinds].map(([k, c]) => `${n(c)} ${k}`).join(', '));
+    const planned = attributeCounts(fill.objects);
+    const carriedNote = (c: typeof planned) =>
+      `${n(c.system)} with system metadata, ${n(c.user)} with user metadata, ${n(c.tags)} with tags`;
+    detail(carriedNote(planned));
 
     // Worker.
     const env = childEnv(stack);
@@ -468,20 +478,70 @@ async function main(): Promise<number> {
     );
 
     // Verify.
-    say('verifying every source object at the destination, byte for byte (SHA-256 of both streams)');
+    say(
+      'verifying every source object at the destination, byte for byte (SHA-256 of both streams), metadata and tags field by field',
+    );
     const verifyProgress = throttled(5000);
     const verified = await verifyCopy({
       source: { s3: source, bucket: resources.sourceBucket },
       dest: { s3, bucket: resources.destBucket },
       reportExtra: true,
+      compareAttributes: true,
       concurrency: 8,
       onProgress: (done, all, bytes) =>
         verifyProgress(() => detail(`verify: ${n(done)}/${n(all)} objects, ${mb(bytes)}`)),
     });
     const deadLetters = await showDeadLetters(sqs, resources.deadLetterUrl);
+    // The fill must have put on the source what was planned, or "identical" would prove nothing.
+    const carried = verified.carried;
+    const carriedOk =
+      carried.system === planned.system && carried.user === planned.user && carried.tags === planned.tags;
+    if (!carriedOk) say(`FAILED: the source carries ${carriedNote(carried)}; planned ${carriedNote(planned)}`);
+
+    // The operator's own check, as the README tells it.
+    say('rclone-migrate verify --deep (listing both sides, then HEAD and tags of every key)');
+    const deepVerify = startCli(
+      'verify',
+      [
+        'verify',
+        '--deep',
+        '--json',
+        '--log-level',
+        'warn',
+        '--config',
+        configFile,
+        '--source-bucket',
+        resources.sourceBucket,
+        '--dest-bucket',
+        resources.destBucket,
+      ],
+      env,
+      logDir,
+    );
+    cleanups.push(() => stopChild(deepVerify, 'SIGTERM', 5000));
+    const deepDeadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 180_000).unref());
+    const deepCode = await Promise.race([deepVerify.exit, deepDeadline]);
+    const deepReport = logRecords(deepVerify.log).findLast((r) => 'checked' in r && 'deep' in r) as
+      VerifyReport | undefined;
+    const deepOk = deepCode === 0 && deepReport !== undefined;
+    if (!deepOk) {
+      say(
+        deepCode === 'timeout'
+          ? 'FAILED: verify --deep did not finish within 180 s'
+          : `verify --deep exited with ${deepCode}` + (deepReport ? ': differences found (listed below)' : ''),
+      );
+      if (!deepReport) for (const line of logExcerpt(deepVerify.log)) detail(line);
+    }
 
     // Summary.
-    const allOk = isOk(verified) && deadLetters === 0 && drain.drained && stopped.code === 0 && !stopped.forced;
+    const allOk =
+      isOk(verified) &&
+      carriedOk &&
+      deepOk &&
+      deadLetters === 0 &&
+      drain.drained &&
+      stopped.code === 0 &&
+      !stopped.forced;
     console.log('');
     console.log('Summary');
     detail(`${'source store'.padEnd(20)} ${fromCeph ? 'Ceph RGW (scripts/ceph-rgw.ts)' : 'moto'}`);
@@ -497,22 +557,41 @@ async function main(): Promise<number> {
       `${'verification'.padEnd(20)} ${n(verified.identical)} identical, ${verified.missing.length} missing, ` +
         `${verified.different.length} different, ${verified.extra.length} unexpected (${secs(verified.seconds)})`,
     );
+    detail(
+      `${'metadata and tags'.padEnd(20)} ` +
+        (verified.attributes.length === 0 && carriedOk
+          ? `identical on every object (${carriedNote(carried)})`
+          : `${n(verified.attributes.length)} objects differ (the source carries ${carriedNote(carried)})`),
+    );
+    detail(
+      `${'verify --deep'.padEnd(20)} ` +
+        (deepReport
+          ? `${n(deepReport.identical)} identical, ${n(deepReport.missing)} missing, ${n(deepReport.mismatched)} different, ` +
+            `${n(deepReport.attributes)} with other metadata or tags, ${n(deepReport.unreadable)} unreadable (${secs(deepReport.seconds)}; ` +
+            `${n(deepReport.requests?.source.tagging ?? 0)} + ${n(deepReport.requests?.destination.tagging ?? 0)} GetObjectTagging)`
+          : `no report (exit ${deepCode})`),
+    );
     detail(`${'dead-letter queue'.padEnd(20)} ${deadLetters === 0 ? 'empty' : `${n(deadLetters)} messages`}`);
     detail(`${'worker exit'.padEnd(20)} ${stopped.code}${stopNote}`);
     console.log('Worker metrics (from /metrics just before SIGTERM)');
     printMetrics(samples);
     for (const key of verified.missing.slice(0, 50)) detail(`MISSING   ${JSON.stringify(key)}`);
     for (const d of verified.different.slice(0, 50)) detail(`DIFFERENT ${JSON.stringify(d.key)}: ${d.reason}`);
+    for (const a of verified.attributes.slice(0, 50))
+      detail(`ATTRIBUTES ${JSON.stringify(a.key)}: ${describeDifferences(a.differences)}`);
     for (const key of verified.extra.slice(0, 50)) detail(`UNEXPECTED at the destination ${JSON.stringify(key)}`);
-    const listed = verified.missing.length + verified.different.length + verified.extra.length;
-    if (listed > 150) detail(`… and more (${listed} in all)`);
+    const listed =
+      verified.missing.length + verified.different.length + verified.attributes.length + verified.extra.length;
+    if (listed > 200) detail(`… and more (${listed} in all)`);
     console.log('');
     if (!allOk) {
       if (!isOk(verified) || deadLetters > 0) for (const line of logExcerpt(worker.log)) detail(line);
       say(`FAILED (logs in ${logDir}), total ${secs((Date.now() - startedAt) / 1000)}`);
       return 1;
     }
-    say(`OK: every object copied and identical; total ${secs((Date.now() - startedAt) / 1000)}`);
+    say(
+      `OK: every object copied and identical, its metadata and tags too; total ${secs((Date.now() - startedAt) / 1000)}`,
+    );
     return 0;
   } catch (err) {
     if (interrupted) return 130; // the stack was stopped under our feet: not a failure to report

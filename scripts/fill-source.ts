@@ -1,11 +1,15 @@
 // Fills a source bucket with the mix a real migration meets: thousands of small objects under varied
 // prefixes and depths, a few objects over 300 MB, zero-byte objects, unicode keys, keys with characters
-// that need escaping, and the keys rclone cannot address. Content is a deterministic function of a seed
-// and the key (an AES-CTR keystream), so large objects stream from a generator and never sit in memory.
+// that need escaping, and the keys rclone cannot address; and on most of them what else a real object
+// carries: system metadata (Content-Type, Content-Encoding gzip, Cache-Control, Content-Disposition,
+// Content-Language, Expires), user metadata (non-ASCII values too) and tags. Content is a deterministic
+// function of a seed and the key (an AES-CTR keystream), so large objects stream from a generator and
+// never sit in memory.
 import { createCipheriv, createHash, type Cipheriv } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { tagSet, taggingHeader } from '../shared/object-attributes.ts';
 import { forEachLimit } from './for-each-limit.ts';
 
 export const KiB = 1024;
@@ -13,7 +17,19 @@ export const MiB = 1024 * KiB;
 
 export type ObjectKind = 'small' | 'large' | 'empty' | 'unicode' | 'special' | 'odd';
 
-export type PlannedObject = { key: string; size: number; kind: ObjectKind };
+/** What an object carries besides its bytes, as PutObject takes it (tags as a record). */
+export type PlannedAttributes = {
+  ContentType?: string;
+  ContentEncoding?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentLanguage?: string;
+  Expires?: Date;
+  Metadata?: Record<string, string>;
+  tags?: Record<string, string>;
+};
+
+export type PlannedObject = { key: string; size: number; kind: ObjectKind; attributes: PlannedAttributes };
 
 export type PlanOptions = {
   seed: string;
@@ -128,12 +144,65 @@ function smallKey(i: number, random: () => number): string {
   }
 }
 
+const EXPIRES = new Date('2031-06-30T12:00:00Z');
+
+/**
+ * A header value whose UTF-8 bytes go on the wire as they are. Node writes header strings as Latin-1 (one
+ * byte per character) when the body is a Buffer or a stream, as every upload here is, and the SDK reads
+ * header bytes back as Latin-1 too; so UTF-8 text is handed over as its bytes in Latin-1 characters.
+ * (With a string body Node would write the headers as UTF-8 instead: same text, other bytes.)
+ */
+export function utf8OnTheWire(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/**
+ * The attributes of the i-th object: a rotation of shapes a real bucket has, so that every kind of key
+ * (small, empty, unicode, special, unaddressable, multipart) carries some. Non-ASCII metadata values are
+ * stored as UTF-8 bytes (what S3 clients send), one as an RFC 2047 encoded word. (Tag values stay in the characters moto allows: letters, digits, spaces, _.:/=+-@ — S3 allows any Unicode letter.)
+ */
+export function plannedAttributes(i: number): PlannedAttributes {
+  switch (i % 6) {
+    case 0: // a compressed log: a reader must see the encoding or it reads garbage
+      return {
+        ContentType: 'text/plain; charset=utf-8',
+        ContentEncoding: 'gzip',
+        CacheControl: 'no-cache',
+        Metadata: { source: 'fluent-bit', 'rotated-by': 'logrotate' },
+        tags: { retention: '90d', class: 'logs' },
+      };
+    case 1: // a web asset
+      return {
+        ContentType: 'image/jpeg',
+        CacheControl: 'public, max-age=31536000, immutable',
+        ContentDisposition: 'inline; filename="photo.jpg"',
+        Metadata: { photographer: utf8OnTheWire('Zoë Ångström'), camera: 'X100V' },
+        tags: { album: 'hawaii', place: 'Kailua-Kona: Big Island', public: 'yes' },
+      };
+    case 2: // a download with a language and an expiry
+      return {
+        ContentType: 'application/pdf',
+        // RFC 6266: a non-ASCII file name goes percent-encoded in filename*, the header stays ASCII.
+        ContentDisposition: `attachment; filename="Bericht.pdf"; filename*=UTF-8''${encodeURIComponent('Bericht-Grüße.pdf')}`,
+        ContentLanguage: 'de-CH',
+        Expires: EXPIRES,
+        Metadata: { titel: utf8OnTheWire('Jahresbericht für Zürich'), title: '=?UTF-8?B?5pel5pys6Kqe?=' },
+      };
+    case 3: // tags only (a lifecycle rule keys on them)
+      return { tags: { team: 'data-platform', 'cost-centre': 'cc-1234', tier: 'warm' } };
+    case 4: // user metadata only
+      return { Metadata: { 'schema-version': '3', checksum: 'sha1:0a4d55a8d778e5022fab701977c5d840bbc486d0' } };
+    default: // nothing but the bytes
+      return {};
+  }
+}
+
 /** Every object the fill creates, in upload order. Deterministic for a given plan. */
 export function planObjects(options: PlanOptions): PlannedObject[] {
   const random = prng(options.seed);
   const span = options.smallMaxBytes - options.smallMinBytes + 1;
   const size = () => options.smallMinBytes + Math.floor(random() * span);
-  const objects: PlannedObject[] = [];
+  const objects: Array<Omit<PlannedObject, 'attributes'>> = [];
   for (let i = 0; i < options.smallCount; i++) objects.push({ key: smallKey(i, random), size: size(), kind: 'small' });
   for (const key of EMPTY_KEYS) objects.push({ key, size: 0, kind: 'empty' });
   for (const key of UNICODE_KEYS) objects.push({ key, size: size(), kind: 'unicode' });
@@ -148,7 +217,33 @@ export function planObjects(options: PlanOptions): PlannedObject[] {
       kind: 'large',
     });
   }
-  return objects;
+  // The rotation runs over the kinds too: the multipart objects come last and get the richest shapes.
+  return objects.map((o, i) => ({
+    ...o,
+    attributes:
+      o.kind === 'large' || o.size >= 16 * MiB ? plannedAttributes(i % 2 === 0 ? 0 : 1) : plannedAttributes(i),
+  }));
+}
+
+/** How many planned objects carry each part of the attributes, for the demo's summary. */
+export function attributeCounts(objects: readonly PlannedObject[]): { system: number; user: number; tags: number } {
+  let system = 0;
+  let user = 0;
+  let tags = 0;
+  for (const { attributes: a } of objects) {
+    const { Metadata, tags: t, ...rest } = a;
+    if (Object.keys(rest).length > 0) system++;
+    if (Metadata && Object.keys(Metadata).length > 0) user++;
+    if (t && Object.keys(t).length > 0) tags++;
+  }
+  return { system, user, tags };
+}
+
+/** PutObject's (and Upload's) parameters for the attributes, tags as the x-amz-tagging header. */
+function putParams(a: PlannedAttributes): Omit<PlannedAttributes, 'tags'> & { Tagging?: string } {
+  const { tags, ...rest } = a;
+  const tagging = taggingHeader(tags);
+  return tagging ? { ...rest, Tagging: tagging } : rest;
 }
 
 /** The content generator of one object: a keystream seeded by the plan seed and the key. */
@@ -213,6 +308,7 @@ export async function fillSource(options: FillOptions): Promise<FillResult> {
           Bucket: options.bucket,
           Key: o.key,
           Body: objectBytes(options.plan.seed, o.key, o.size),
+          ...putParams(o.attributes),
         }),
       );
     } catch (err) {
@@ -227,7 +323,14 @@ export async function fillSource(options: FillOptions): Promise<FillResult> {
   for (const o of large) {
     const upload = new Upload({
       client: options.s3,
-      params: { Bucket: options.bucket, Key: o.key, Body: objectStream(options.plan.seed, o.key, o.size) },
+      params: {
+        Bucket: options.bucket,
+        Key: o.key,
+        Body: objectStream(options.plan.seed, o.key, o.size),
+        ...putParams({ ...o.attributes, tags: undefined }),
+      },
+      // Upload puts the tags after CompleteMultipartUpload (x-amz-tagging is not a multipart header).
+      ...(o.attributes.tags ? { tags: tagSet(o.attributes.tags) } : {}),
       partSize: partBytes,
       queueSize: 4,
       leavePartsOnError: false,

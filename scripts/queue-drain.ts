@@ -2,7 +2,7 @@
 // polls (a worker re-sends failed keys before it deletes the original, so a drained reading is not a
 // gap between the two), within an overall deadline.
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { queueCounts, type QueueCounts } from '../lister/queue-counts.ts';
+import { queueCounts, type QueueCounts } from '../shared/queue-counts.ts';
 
 export type QueueDepth = QueueCounts;
 

@@ -473,6 +473,20 @@ const schema = {
       env: 'RCLONE_MIGRATE_ENQUEUE',
       arg: 'enqueue',
     },
+    deep: {
+      doc: 'verify: also compare system metadata, user metadata and tags (a HEAD of each key on both sides, GetObjectTagging where a side has tags)',
+      format: Boolean,
+      default: false,
+      env: 'RCLONE_MIGRATE_VERIFY_DEEP',
+      arg: 'deep',
+    },
+    deepConcurrency: {
+      doc: 'verify --deep: keys compared at once (each a HEAD on both sides)',
+      format: 'positive-int',
+      default: 16,
+      env: 'RCLONE_MIGRATE_VERIFY_DEEP_CONCURRENCY',
+      arg: 'deep-concurrency',
+    },
     redriveFilter: {
       doc: 'redrive: move only dead letters whose reason, errors, keys or job contain this text (empty: all)',
       format: String,
@@ -562,6 +576,8 @@ export type Config = {
     json: boolean;
     watchSeconds: number;
     enqueue: boolean;
+    deep: boolean;
+    deepConcurrency: number;
     redriveFilter: string;
     redriveMax: number;
   };

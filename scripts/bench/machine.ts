@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { rcloneVersion } from '../../shared/cli.ts';
+import { rcloneVersion } from '../../cli/main.ts';
 import { VERSION } from '../../shared/version.ts';
 
 export type Machine = {

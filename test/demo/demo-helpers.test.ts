@@ -2,11 +2,22 @@
 // digest comparison, bounded concurrency.
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { DEFAULT_PLAN, KiB, MiB, ODD_KEYS, objectBytes, objectStream, planObjects } from '../../scripts/fill-source.ts';
+import {
+  attributeCounts,
+  DEFAULT_PLAN,
+  KiB,
+  MiB,
+  ODD_KEYS,
+  objectBytes,
+  objectStream,
+  planObjects,
+  utf8OnTheWire,
+} from '../../scripts/fill-source.ts';
 import { forEachLimit } from '../../scripts/for-each-limit.ts';
 import { byLabel, histogramQuantile, parsePrometheusText, sumOf } from '../../scripts/prometheus-text.ts';
 import { isDrained } from '../../scripts/queue-drain.ts';
-import { compareDigests } from '../../scripts/verify-copy.ts';
+import { carriedParts, compareDigests } from '../../scripts/verify-copy.ts';
+import { attributesOf } from '../../shared/object-attributes.ts';
 
 const EXPOSITION = `# HELP x_copied_total Objects copied
 # TYPE x_copied_total counter
@@ -76,6 +87,33 @@ void t.test('the fill plan has the realistic mix, unique keys, and is determinis
     planObjects({ ...DEFAULT_PLAN, seed: 'other' }).map((o) => o.size),
     plan.map((o) => o.size),
   );
+});
+
+void t.test('the fill plan puts metadata and tags on every kind of object', async (t) => {
+  const objects = planObjects(DEFAULT_PLAN);
+  for (const kind of ['small', 'large', 'empty', 'unicode', 'special', 'odd'] as const) {
+    const some = objects.filter((o) => o.kind === kind);
+    t.ok(
+      some.some((o) => Object.keys(o.attributes).length > 0),
+      `${kind}: some objects carry attributes`,
+    );
+  }
+  const gzip = objects.filter((o) => o.attributes.ContentEncoding === 'gzip').length;
+  t.ok(gzip > 100, `${gzip} gzip objects`);
+  const counts = attributeCounts(objects);
+  t.ok(counts.system > 1000 && counts.user > 1000 && counts.tags > 1000, JSON.stringify(counts));
+  t.ok(counts.system < objects.length, 'and some carry nothing but their bytes');
+  t.equal(utf8OnTheWire('Zoë'), 'Zo\u00c3\u00ab', 'UTF-8 bytes as Latin-1 characters');
+  t.same(carriedParts(attributesOf({ ContentType: 'x/y', Metadata: {} }, [])), {
+    system: false,
+    user: false,
+    tags: false,
+  });
+  t.same(carriedParts(attributesOf({ ContentEncoding: 'gzip', Metadata: { a: 'b' } }, [{ Key: 'k', Value: 'v' }])), {
+    system: true,
+    user: true,
+    tags: true,
+  });
 });
 
 void t.test('streamed content equals the in-memory content and differs per key', async (t) => {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { digestObject } from '../../scripts/verify-copy.ts';
-import { queueCounts } from '../../lister/queue-counts.ts';
+import { queueCounts } from '../../shared/queue-counts.ts';
 import { total } from '../../scripts/queue-drain.ts';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { encodeMessage, MESSAGE_VERSION, type BatchMessage, type DeadLetter } from '../../shared/message.ts';

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { queueCounts } from '../../lister/queue-counts.ts';
+import { queueCounts } from '../../shared/queue-counts.ts';
 import { pinnedRcloneBinary } from '../../scripts/rclone-pin.ts';
 import {
   createResources,

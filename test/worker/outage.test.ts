@@ -3,7 +3,7 @@
 // back. The source is reached through a loopback pass-through that is stopped (connections refused)
 // and started again on the same port.
 import t from 'tap';
-import { queueCounts } from '../../lister/queue-counts.ts';
+import { queueCounts } from '../../shared/queue-counts.ts';
 import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
 import { createResources, freePort, localClients, startLocalStack } from '../../scripts/local-stack.ts';
 import { batch, content, enqueue, putObject, sha256, sha256Of, takeAll } from '../helpers/queues.ts';

@@ -6,7 +6,7 @@
 // The visibility timeout is long (600 s), so a stranded message stays invisible until the test counts.
 import t from 'tap';
 import { createResources, localClients, startLocalStack } from '../../scripts/local-stack.ts';
-import { queueCounts } from '../../lister/queue-counts.ts';
+import { queueCounts } from '../../shared/queue-counts.ts';
 import { batch, content, enqueue, putObject, sha256Of, takeAll } from '../helpers/queues.ts';
 import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
 

@@ -14,9 +14,9 @@ import type { Command } from '../shared/command.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { encodeMessage } from '../shared/message.ts';
-import { resolveDeadLetterUrl } from '../daemon/queue.ts';
+import { resolveDeadLetterUrl } from '../shared/dead-letter-url.ts';
 import { matchesFilter, readDeadLetter } from './dead-letter.ts';
-import { QueueSender } from './sqs-send.ts';
+import { QueueSender } from '../lister/sqs-send.ts';
 
 export type RedriveOptions = {
   queueUrl: string;

@@ -2,14 +2,14 @@
 // and exit code 2 (never a stack trace, never a crash loop under systemd: see the unit's
 // RestartPreventExitStatus).
 import { spawnSync } from 'node:child_process';
-import { helpText, loadConfig, parseFlags, redactedConfig } from './config.ts';
-import { ConfigError } from './errors.ts';
-import { fatalMessage, stackWithoutPaths, wantsStack } from './fatal.ts';
-import { createLogger } from './logger.ts';
-import { setProcessTitle } from './process-title.ts';
-import { MIN_RCLONE_VERSION, parseRcloneVersion, unsupportedReason } from './rclone-version.ts';
-import type { Command } from './command.ts';
-import { VERSION } from './version.ts';
+import { helpText, loadConfig, parseFlags, redactedConfig } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
+import { fatalMessage, stackWithoutPaths, wantsStack } from '../shared/fatal.ts';
+import { createLogger } from '../shared/logger.ts';
+import { setProcessTitle } from '../shared/process-title.ts';
+import { MIN_RCLONE_VERSION, parseRcloneVersion, unsupportedReason } from '../shared/rclone-version.ts';
+import type { Command } from '../shared/command.ts';
+import { VERSION } from '../shared/version.ts';
 
 /** Commands load lazily so that `--help` and one command do not pay for all the others. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -23,15 +23,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   status: {
     summary: "Show a job's progress: listed totals, queues, done, rate and ETA",
-    load: async () => (await import('../lister/status.ts')).statusCommand,
+    load: async () => (await import('../ops/status.ts')).statusCommand,
   },
   verify: {
     summary: 'Compare source and destination; report (or --enqueue) missing and different keys',
-    load: async () => (await import('../lister/verify.ts')).verifyCommand,
+    load: async () => (await import('../ops/verify.ts')).verifyCommand,
   },
   redrive: {
     summary: 'Move dead-letter messages back to the work queue',
-    load: async () => (await import('../lister/redrive.ts')).redriveCommand,
+    load: async () => (await import('../ops/redrive.ts')).redriveCommand,
   },
 };
 

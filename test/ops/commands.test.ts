@@ -1,15 +1,14 @@
 // Incremental mode and the operator commands against moto: verify (and --enqueue), status, redrive.
 // Incremental mode and verify run from each source store (moto, Ceph RGW); the destination is moto.
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createResources, localClients, startLocalStack, type Resources } from '../../scripts/local-stack.ts';
 import { runListing } from '../../lister/run.ts';
 import { QueueSender } from '../../lister/sqs-send.ts';
 import { MemoryManifestStore } from '../../lister/manifest.ts';
-import { redrive } from '../../lister/redrive.ts';
-import type { StatusReport } from '../../lister/status.ts';
-import type { VerifyReport } from '../../lister/verify.ts';
+import { redrive } from '../../ops/redrive.ts';
+import type { StatusReport } from '../../ops/status.ts';
+import type { VerifyReport } from '../../ops/verify.ts';
 import {
   encodeDeadLetter,
   encodeMessage,
@@ -17,7 +16,8 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   type BatchMessage,
 } from '../../shared/message.ts';
-import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from './helpers.ts';
+import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from '../lister/helpers.ts';
+import { runCli, type CliResult } from './helpers.ts';
 import { SOURCE_STORES, sourceSide, type SourceSide } from '../helpers/source-store.ts';
 import type { Test } from 'tap';
 
@@ -48,20 +48,7 @@ async function halfCopied(t: Test, store: SourceSide['store']): Promise<{ differ
   return { differing: keys.slice(30), side };
 }
 
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/rclone-migrate.ts', ...args, '--log-level', 'warn'], {
-    env: { ...process.env, ...stack.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[], env: Record<string, string>): Promise<CliResult> => runCli(args, { ...stack.env, ...env });
 
 const sourceEnv = {
   RCLONE_MIGRATE_SOURCE_ENDPOINT: stack.endpoint,

@@ -7,11 +7,11 @@ import { sqsClient } from '../shared/aws.ts';
 import type { Command } from '../shared/command.ts';
 import type { Config } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
-import { resolveDeadLetterUrl } from '../daemon/queue.ts';
-import { destClient, manifestStore } from './clients.ts';
-import type { JobManifest, ManifestStore } from './manifest.ts';
-import { queueCounts, type QueueCounts } from './queue-counts.ts';
-import { sleep } from './limiter.ts';
+import { resolveDeadLetterUrl } from '../shared/dead-letter-url.ts';
+import { destClient, manifestStore } from '../lister/clients.ts';
+import type { JobManifest, ManifestStore } from '../lister/manifest.ts';
+import { queueCounts, type QueueCounts } from '../shared/queue-counts.ts';
+import { sleep } from '../lister/limiter.ts';
 
 export type StatusReport = {
   job: string;
