@@ -103,7 +103,10 @@ export function tagSet(tags: Record<string, string>): Array<{ Key: string; Value
 /** The `x-amz-tagging` header value of a tag set (URL query encoding), or undefined for none. */
 export function taggingHeader(tags: Record<string, string> | undefined): string | undefined {
   if (!tags || Object.keys(tags).length === 0) return undefined;
-  return new URLSearchParams(tagSet(tags).map((t): [string, string] => [t.Key, t.Value])).toString();
+  // %20, not URLSearchParams' +: S3 decodes the header as a query string, and + is ambiguous there
+  return tagSet(tags)
+    .map((t) => `${encodeURIComponent(t.Key)}=${encodeURIComponent(t.Value)}`)
+    .join('&');
 }
 
 /** One field that differs: `field` is a header name, `x-amz-meta-<name>` or `tag:<name>`. */
