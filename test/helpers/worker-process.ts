@@ -63,6 +63,9 @@ export function workerArgs(resources: Resources, extra: string[] = []): string[]
     '{"no_head":"true"}',
     '--retry-delay-seconds',
     '0',
+    // these tests are about the rclone pool under the worker; the SDK path's whole-object copy has its own
+    '--copy-path',
+    'rclone',
     ...extra,
   ];
 }

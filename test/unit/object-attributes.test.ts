@@ -72,7 +72,7 @@ t.test('differences name the field and both values', async (t) => {
 });
 
 t.test('tagging header is URL-encoded in name order', async (t) => {
-  t.equal(taggingHeader({ b: 'x y', a: 'ä&=' }), 'a=%C3%A4%26%3D&b=x+y');
+  t.equal(taggingHeader({ b: 'x y', a: 'ä&=' }), 'a=%C3%A4%26%3D&b=x%20y');
   t.equal(taggingHeader({}), undefined);
   t.same(tagSet({ b: '1', a: '2' }), [
     { Key: 'a', Value: '2' },
