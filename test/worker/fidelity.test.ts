@@ -35,7 +35,8 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
 } from '../../scripts/local-stack.ts';
-import { batch, content } from '../helpers/queues.ts';
+import { batch, content, deadLetters, enqueue, takeAll } from '../helpers/queues.ts';
+import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
 import { FAST } from '../rclone/fixture.ts';
 
 const stack = await startLocalStack();
@@ -359,5 +360,57 @@ t.test('tags or metadata S3 refuses fail that key, naming what was refused', asy
       t.match((big as Error).message, /MetadataTooLarge/, `${path}: the reason names it`);
     }
     t.equal(await failure('refused/fine'), undefined, `${path}: the key beside them copies`);
+  }
+});
+
+t.test('the worker: settings from flags, the whole object by default, a refused key fails alone', async (t) => {
+  const own = await createResources(stack, { name: 'fidelity-worker' });
+  const { sqs } = localClients(stack);
+  const key = await createKmsKey(stack);
+  const put = (k: string, attrs: Omit<PutObjectCommandInput, 'Bucket' | 'Key'>) =>
+    s3.send(new PutObjectCommand({ Bucket: own.sourceBucket, Key: k, Body: content(100, k), ...attrs }));
+  await put('site/index.html', FULL);
+  await put('site/too-much-metadata', { Metadata: { big: 'y'.repeat(2100) } });
+  await put('site/plain', {});
+  await enqueue(
+    sqs,
+    own.queueUrl,
+    batch(own, [
+      { key: 'site/index.html', size: 100 },
+      { key: 'site/too-much-metadata', size: 100 },
+      { key: 'site/plain', size: 100 },
+    ]),
+  );
+  // the default copy path, not the rclone one the shared worker arguments pin
+  const args = workerArgs(own, ['--max-attempts', '1', '--storage-class', 'GLACIER_IR', '--sse', 'SSE-KMS']);
+  args[args.indexOf('--copy-path') + 1] = 'sdk';
+  const worker = await startWorker(stack, args, { RCLONE_MIGRATE_SSE_KMS_KEY_ID: key.arn });
+  t.teardown(() => worker.stop('SIGKILL'));
+  await waitFor(
+    'the batch settled',
+    async () => (await worker.metric('rclone_migrate_messages_settled_total', { outcome: 'dead_lettered' })) === 1,
+  );
+  const letters = deadLetters(await takeAll(sqs, own.deadLetterUrl, 1));
+  t.same(
+    letters.flatMap((l) => l.failures?.map((f) => f.key) ?? []),
+    ['site/too-much-metadata'],
+    'only the refused key is dead-lettered',
+  );
+  t.match(letters[0]?.failures?.[0]?.error, /user metadata is 2103 bytes, over S3's limit of 2048/);
+  t.equal(await worker.metric('rclone_migrate_objects_failed_total', { reason: 'refused' }), 1);
+  t.equal(await worker.metric('rclone_migrate_objects_copied_total', { path: 'sdk' }), 2);
+  t.same(
+    diffAttributes(
+      await attributes(s3, own.sourceBucket, 'site/index.html'),
+      await attributes(s3, own.destBucket, 'site/index.html'),
+    ),
+    [],
+    'the whole object arrived',
+  );
+  for (const k of ['site/index.html', 'site/plain']) {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: own.destBucket, Key: k }));
+    t.equal(head.StorageClass, 'GLACIER_IR', `${k}: storage class from --storage-class`);
+    t.equal(head.ServerSideEncryption, 'aws:kms', `${k}: SSE-KMS from --sse`);
+    t.match(head.SSEKMSKeyId ?? '', key.id, `${k}: the key from RCLONE_MIGRATE_SSE_KMS_KEY_ID`);
   }
 });
