@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { attributesOf, hasTags, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
+import { attributesOf, hasTags, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { uploadControls, type DestControls } from './dest-controls.ts';
 import type { SourceTags } from './source-tags.ts';
 
@@ -110,8 +110,9 @@ export function uploadParams(
     ...(a.contentLanguage ? { ContentLanguage: a.contentLanguage } : {}),
     ...(expires ? { Expires: expires } : {}),
     ...(a.websiteRedirectLocation ? { WebsiteRedirectLocation: a.websiteRedirectLocation } : {}),
-    // names as the SDK gives them (lower case, as HTTP has them); values byte for byte
-    Metadata: { ...got.Metadata },
+    // names as the SDK gives them (lower case, as HTTP has them); values as they are where ASCII, else
+    // as the RFC 2047 words Amazon S3 decodes into the same UTF-8
+    Metadata: Object.fromEntries(Object.entries(got.Metadata ?? {}).map(([k, v]) => [k, metadataHeaderValue(v)])),
     ...(taggingHeader(tags) ? { Tagging: taggingHeader(tags) } : {}),
   };
 }
