@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { attributesOf, hasTags, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
+import { attributesOf, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { uploadControls, type DestControls } from './dest-controls.ts';
 import type { SourceTags } from './source-tags.ts';
 
@@ -40,7 +40,9 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   if (!body) throw new Error('source GetObject returned no body');
   let tags: Record<string, string> | undefined;
   try {
-    tags = hasTags(got) ? await req.tags.read(req.source, req.srcBucket, req.srcKey, req.signal) : undefined;
+    tags = req.tags.wanted(got.TagCount)
+      ? await req.tags.read(req.source, req.srcBucket, req.srcKey, req.signal)
+      : undefined;
     const refused = refusedByS3({ metadata: got.Metadata ?? {}, tags });
     if (refused) throw new AttributesRefused(`S3 would refuse this object: ${refused}`);
   } catch (err) {

@@ -16,13 +16,24 @@ export function tagsUnsupported(err: unknown): boolean {
   return (status === 400 || status === 405) && /NotImplemented|MethodNotAllowed|NotSupported/i.test(code);
 }
 
+/** count: where x-amz-tagging-count says so; always: for every object; off: never. */
+export type TagPolicy = 'count' | 'always' | 'off';
+
 export class SourceTags {
   readonly #log: Logger;
+  readonly policy: TagPolicy;
   /** Source buckets whose store answered that it does not implement tagging. */
   readonly #unsupported = new Set<string>();
 
-  constructor(log: Logger) {
+  constructor(log: Logger, policy: TagPolicy = 'count') {
     this.#log = log;
+    this.policy = policy;
+  }
+
+  /** Whether an object whose GET/HEAD answered this tag count needs its tags read. */
+  wanted(tagCount: number | undefined): boolean {
+    if (this.policy === 'off') return false;
+    return this.policy === 'always' || (tagCount ?? 0) > 0;
   }
 
   /** The tag set; undefined when the store does not implement tagging (warned once per bucket). */
@@ -32,7 +43,7 @@ export class SourceTags {
     key: string,
     signal?: AbortSignal,
   ): Promise<Record<string, string> | undefined> {
-    if (this.#unsupported.has(bucket)) return undefined;
+    if (this.policy === 'off' || this.#unsupported.has(bucket)) return undefined;
     try {
       const reply = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), {
         abortSignal: signal,

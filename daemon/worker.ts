@@ -90,7 +90,7 @@ export class Worker {
       verifyEtag: init.config.worker.verifyEtag,
       copyPath: init.config.worker.copyPath,
       controls: destControls(init.config),
-      tags: new SourceTags(init.log),
+      tags: new SourceTags(init.log, init.config.worker.copyTags),
     };
     this.#deps = {
       queue: init.queue,

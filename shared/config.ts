@@ -320,6 +320,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_COPY_PATH',
       arg: 'copy-path',
     },
+    copyTags: {
+      doc: "Copying tags: count (GetObjectTagging where the source's x-amz-tagging-count says there are tags), always (for a store that does not send the count: one more request per object), off",
+      format: ['count', 'always', 'off'],
+      default: 'count',
+      env: 'RCLONE_MIGRATE_COPY_TAGS',
+      arg: 'copy-tags',
+    },
     sdkPartSizeMiB: {
       doc: 'Part size of multipart uploads on the SDK copy path, MiB',
       format: 'positive-int',
@@ -585,6 +592,7 @@ export type Config = {
     verifyBy: 'list' | 'head';
     verifyEtag: boolean;
     copyPath: 'sdk' | 'rclone';
+    copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
     sqsUnhealthySeconds: number;
   };

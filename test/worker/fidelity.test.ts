@@ -15,7 +15,7 @@ import { copyObject, type Copier } from '../../daemon/copy-object.ts';
 import { DEFAULT_CONTROLS, type DestControls } from '../../daemon/dest-controls.ts';
 import { createMetrics } from '../../daemon/metrics.ts';
 import { RclonePool } from '../../daemon/rclone-pool.ts';
-import { SourceTags } from '../../daemon/source-tags.ts';
+import { SourceTags, type TagPolicy } from '../../daemon/source-tags.ts';
 import { BatchVerifier } from '../../daemon/verify-batch.ts';
 import { CopyError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -119,7 +119,12 @@ async function startPool(t: Test, controls: DestControls): Promise<RclonePool> {
   return pool;
 }
 
-function copier(pool: RclonePool, copyPath: 'sdk' | 'rclone', controls: DestControls): Copier {
+function copier(
+  pool: RclonePool,
+  copyPath: 'sdk' | 'rclone',
+  controls: DestControls,
+  tagPolicy: TagPolicy = 'count',
+): Copier {
   return {
     rcloneCopy: (req) => pool.copy(req),
     source: () => source,
@@ -128,7 +133,7 @@ function copier(pool: RclonePool, copyPath: 'sdk' | 'rclone', controls: DestCont
     verifyEtag: true,
     copyPath,
     controls,
-    tags: new SourceTags(log),
+    tags: new SourceTags(log, tagPolicy),
   };
 }
 
@@ -252,6 +257,19 @@ t.test('the whole object on each path, single-part and multipart, tags present a
       table.push(`${path} ${label} without: ${kinds(plain.source).join(', ')} | ${kinds(plain.dest).join(', ')}`);
     }
   }
+});
+
+t.test('tag policy: always reads where the count is absent, off never reads', async (t) => {
+  const pool = await startPool(t, DEFAULT_CONTROLS);
+  await putSource('policy/untagged', 10, {});
+  await putSource('policy/tagged', 10, { Tagging: 'a=b' });
+  const always = await copyCounted(copier(pool, 'sdk', DEFAULT_CONTROLS, 'always'), 'policy/untagged', 10);
+  t.same(kinds(always.source), ['GET', 'GET tagging'], 'always: a tag request even without x-amz-tagging-count');
+  const off = await copyCounted(copier(pool, 'sdk', DEFAULT_CONTROLS, 'off'), 'policy/tagged', 10);
+  t.same(kinds(off.source), ['GET'], 'off: no tag request');
+  t.same((await attributes(s3, res.destBucket, 'policy/tagged')).tags, {}, 'off: no tags copied');
+  const offRclone = await copyCounted(copier(pool, 'rclone', DEFAULT_CONTROLS, 'off'), 'policy/tagged', 10);
+  t.same(kinds(offRclone.source), ['GET'], 'off, rclone path: no tag request either');
 });
 
 t.test('storage class and SSE-KMS on both paths, and verification still passes', async (t) => {
