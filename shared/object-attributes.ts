@@ -68,7 +68,7 @@ function expiresOf(headers: ObjectHeaders): string | undefined {
  */
 export function metadataText(value: string): string {
   let text = value;
-  if (/[\u0080-\u00ff]/.test(text) && !/[^\u0000-\u00ff]/.test(text)) {
+  if (/[\u0080-\u00ff]/.test(text) && !/[\u0100-\uffff]/.test(text)) {
     const utf8 = Buffer.from(text, 'latin1').toString('utf8');
     if (!utf8.includes('\ufffd')) text = utf8;
   }
