@@ -5,11 +5,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
-import { refusedByS3 } from '../shared/object-attributes.ts';
+import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { AttributesRefused, sdkCopy } from './sdk-copy.ts';
-import { putTags, type SourceTags } from './source-tags.ts';
+import type { SourceTags } from './source-tags.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -42,7 +42,8 @@ export async function copyObject(
   try {
     if (viaRclone) {
       // rclone never reads tags and its GET answer is not ours to see: one GetObjectTagging per object
-      // (a HEAD would cost the same and still need it where there are tags), before the bytes move.
+      // (a HEAD would cost the same and still need it where there are tags), before the bytes move;
+      // the tags then travel with rclone's upload (x-amz-tagging through --metadata-set).
       const tags = await copier.tags.read(copier.source(), message.source.bucket, object.key, signal);
       const refused = refusedByS3({ metadata: {}, tags });
       if (refused) throw new CopyError('refused', `S3 would refuse this object: ${refused}`, where);
@@ -52,9 +53,9 @@ export async function copyObject(
         dstBucket: message.dest.bucket,
         dstKey: target,
         presumeAbsent: firstDelivery,
+        tagging: taggingHeader(tags),
         signal,
       });
-      if (tags && Object.keys(tags).length > 0) await putTags(copier.dest, message.dest.bucket, target, tags, signal);
     } else {
       const { md5 } = await sdkCopy({
         source: copier.source(),

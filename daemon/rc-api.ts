@@ -8,7 +8,11 @@ export type CopyFileParams = {
   dstFs: string;
   dstRemote: string;
   /** Per-call overrides of rclone's global options (rclone's `_config` rc parameter). */
-  _config?: { NoCheckDest?: boolean };
+  _config?: {
+    NoCheckDest?: boolean;
+    /** Metadata set on the upload (--metadata-set); `x-amz-tagging` becomes the upload's tag set (1.75.2 verified). */
+    MetadataSet?: Record<string, string>;
+  };
 };
 
 /** core/pid: the health check. Its pid proves the port still belongs to our child. */

@@ -2,10 +2,10 @@
 // only where the object's answer says it has some (x-amz-tagging-count). A store that does not
 // implement tagging (501 NotImplemented, or 400/405 naming it) is warned about once per bucket and its
 // objects are copied without tags, instead of failing every key.
-import { GetObjectTaggingCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import { httpStatus } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { tagRecord, tagSet } from '../shared/object-attributes.ts';
+import { tagRecord } from '../shared/object-attributes.ts';
 
 /** Whether an error says the store has no tagging API (as opposed to a failure worth retrying). */
 export function tagsUnsupported(err: unknown): boolean {
@@ -61,17 +61,4 @@ export class SourceTags {
       return undefined;
     }
   }
-}
-
-/** Writes a tag set on a destination object (the rclone path, which cannot send tags itself). */
-export async function putTags(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  tags: Record<string, string>,
-  signal?: AbortSignal,
-): Promise<void> {
-  await client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: tagSet(tags) } }), {
-    abortSignal: signal,
-  });
 }
