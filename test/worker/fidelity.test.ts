@@ -299,6 +299,74 @@ t.test('storage class and SSE-KMS on both paths, and verification still passes',
   }
 });
 
+t.test('verification with SSE-KMS ETags, which are no MD5s (as Amazon S3 answers them)', async (t) => {
+  // moto's SSE-KMS ETags are plain MD5s: this destination answers as Amazon S3 does instead
+  const objects = [
+    { key: 'kmsv/a', size: 10, etag: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' },
+    { key: 'kmsv/b', size: 20, etag: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' },
+    { key: 'kmsv/c', size: 30, etag: 'cccccccccccccccccccccccccccccccc' },
+  ];
+  for (const o of objects) await putSource(o.key, o.size, {});
+  const kmsEtag = (key: string) => `"${Buffer.from(key.padEnd(16, '.')).toString('hex').slice(0, 32)}"`;
+  const sizeOf = new Map(objects.map((o) => [`/${res.destBucket}/${o.key}`, o.size]));
+  const listing = objects
+    .map(
+      (o) =>
+        `<Contents><Key>${o.key}</Key><Size>${o.key === 'kmsv/c' ? 31 : o.size}</Size><ETag>${kmsEtag(o.key)}</ETag>` +
+        '<LastModified>2026-12-03T00:00:00.000Z</LastModified><StorageClass>STANDARD</StorageClass></Contents>',
+    )
+    .join('');
+  const kms = await startLatencyProxy({
+    target: stack.endpoint,
+    delayMs: 0,
+    record: true,
+    answer: (req) => {
+      const url = req.url ?? '';
+      if (req.method === 'GET' && url.includes('list-type=2')) {
+        return {
+          status: 200,
+          body: `<ListBucketResult><Name>${res.destBucket}</Name><IsTruncated>false</IsTruncated>${listing}</ListBucketResult>`,
+        };
+      }
+      const path = url.split('?')[0] ?? '';
+      const size = sizeOf.get(path);
+      if (req.method !== 'HEAD' || size === undefined) return undefined;
+      return {
+        status: 200,
+        body: '',
+        headers: {
+          'content-length': String(path.endsWith('/c') ? 31 : size),
+          etag: kmsEtag(path.slice(res.destBucket.length + 2)),
+          'x-amz-server-side-encryption': 'aws:kms',
+          'last-modified': 'Thu, 03 Dec 2026 00:00:00 GMT',
+        },
+      };
+    },
+  });
+  t.teardown(() => kms.stop());
+  const kmsVerifier = new BatchVerifier({
+    dest: through(kms),
+    source: () => source,
+    by: 'list',
+    compareEtag: true,
+    metrics: createMetrics(),
+    log,
+  });
+  const copied = (o: (typeof objects)[number]) => ({ object: o, target: o.key, path: 'sdk' as const });
+  const signal = new AbortController().signal;
+  const first = await kmsVerifier.verify(batch(res, objects), [copied(objects[0]!)], signal);
+  t.same(first, [10], 'a KMS ETag unlike the MD5: a HEAD shows SSE-KMS, the size settles it');
+  const heads = () => kms.requestLines().filter((l) => l.startsWith('HEAD')).length;
+  t.equal(heads(), 1);
+  const next = await kmsVerifier.verify(batch(res, objects), [copied(objects[1]!), copied(objects[2]!)], signal);
+  t.equal(next[0], 20, 'once the bucket is known to be SSE-KMS, the listing settles a single-part copy');
+  t.ok(
+    next[1] instanceof CopyError && /size 31 differs from source size 30/.test(next[1].message),
+    'a wrong size still fails',
+  );
+  t.equal(heads(), 2, 'only the wrong size was HEADed');
+});
+
 t.test('each storage class is written as asked (SDK path); SSE-S3', async (t) => {
   const pool = await startPool(t, DEFAULT_CONTROLS);
   for (const storageClass of ['INTELLIGENT_TIERING', 'ONEZONE_IA', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE'] as const) {
