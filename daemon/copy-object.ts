@@ -5,8 +5,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
+import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
+import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
-import { sdkCopy } from './sdk-copy.ts';
+import { AttributesRefused, sdkCopy } from './sdk-copy.ts';
+import type { SourceTags } from './source-tags.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -16,6 +19,10 @@ export type Copier = {
   dest: S3Client;
   partSizeBytes: number;
   verifyEtag: boolean;
+  /** Who copies keys rclone can address (config worker.copyPath). */
+  copyPath: 'sdk' | 'rclone';
+  controls: DestControls;
+  tags: SourceTags;
 };
 
 /** A copy made, not yet verified: `target` is the destination key. */
@@ -31,15 +38,22 @@ export async function copyObject(
 ): Promise<Copied> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
-  const viaRclone = rcloneCanAddress(object.key) && rcloneCanAddress(target);
+  const viaRclone = copier.copyPath === 'rclone' && rcloneCanAddress(object.key) && rcloneCanAddress(target);
   try {
     if (viaRclone) {
+      // rclone never reads tags and its GET answer is not ours to see: one GetObjectTagging per object
+      // (a HEAD would cost the same and still need it where there are tags), before the bytes move;
+      // the tags then travel with rclone's upload (x-amz-tagging through --metadata-set).
+      const tags = await copier.tags.read(copier.source(), message.source.bucket, object.key, signal);
+      const refused = refusedByS3({ metadata: {}, tags });
+      if (refused) throw new CopyError('refused', `S3 would refuse this object: ${refused}`, where);
       await copier.rcloneCopy({
         srcBucket: message.source.bucket,
         srcKey: object.key,
         dstBucket: message.dest.bucket,
         dstKey: target,
         presumeAbsent: firstDelivery,
+        tagging: taggingHeader(tags),
         signal,
       });
     } else {
@@ -51,6 +65,8 @@ export async function copyObject(
         dstBucket: message.dest.bucket,
         dstKey: target,
         partSizeBytes: copier.partSizeBytes,
+        controls: copier.controls,
+        tags: copier.tags,
         signal,
       });
       // The SDK path hashed the bytes it read: they must be what the source listed.
@@ -60,7 +76,12 @@ export async function copyObject(
     }
   } catch (err) {
     if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
-    throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(err), errorMessage(err), where);
+    if (err instanceof AttributesRefused) throw new CopyError('refused', err.message, where);
+    const kind = signal.aborted ? 'aborted' : classifySdkError(err);
+    // a refusal names what was refused: S3's error code says it (MetadataTooLarge, InvalidTag, ...)
+    const text =
+      kind === 'refused' ? `S3 refused the object: ${(err as Error).name}: ${errorMessage(err)}` : errorMessage(err);
+    throw new CopyError(kind, text, where);
   }
   return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
 }
@@ -72,6 +93,10 @@ function classifySdkError(err: unknown): CopyFailureKind {
     return 'unreachable';
   }
   if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
+  // what S3 says when it refuses an object's attributes (the limits a pre-check does not know)
+  if (status === 400 && /^(MetadataTooLarge|InvalidTag|InvalidStorageClass|KMS\.|InvalidArgument)/.test(e.name ?? '')) {
+    return 'refused';
+  }
   if (status === 401 || status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
     return 'auth';
   }

@@ -8,7 +8,11 @@ export type CopyFileParams = {
   dstFs: string;
   dstRemote: string;
   /** Per-call overrides of rclone's global options (rclone's `_config` rc parameter). */
-  _config?: { NoCheckDest?: boolean };
+  _config?: {
+    NoCheckDest?: boolean;
+    /** Metadata set on the upload (--metadata-set); `x-amz-tagging` becomes the upload's tag set (1.75.2 verified). */
+    MetadataSet?: Record<string, string>;
+  };
 };
 
 /** core/pid: the health check. Its pid proves the port still belongs to our child. */
@@ -34,6 +38,8 @@ export function isRcErrorReply(value: unknown): value is RcErrorReply {
 const AUTH =
   /\b(InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|InvalidToken|ExpiredToken|TokenRefreshRequired|Forbidden|NoCredentialProviders|status code: 40[13])\b/;
 const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
+/** S3 refusing the object's attributes: no retry will change that. */
+const REFUSED = /\b(MetadataTooLarge|InvalidTag|InvalidStorageClass)\b/;
 
 /**
  * What a failed copyfile means. rclone answers 404 for a missing source object (and for keys it cannot
@@ -42,6 +48,7 @@ const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
 export function classifyRcError(reply: Pick<RcErrorReply, 'error' | 'status'>): CopyFailureKind {
   if (reply.status === 404 || NOT_FOUND.test(reply.error)) return 'not_found';
   if (reply.status === 401 || reply.status === 403 || AUTH.test(reply.error)) return 'auth';
+  if (REFUSED.test(reply.error)) return 'refused';
   if (looksUnreachable(reply.error)) return 'unreachable';
   return 'copy';
 }

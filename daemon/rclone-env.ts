@@ -2,6 +2,7 @@
 // Secrets (source keys, rc credentials, the daemon's AWS credentials) travel only in the child's
 // environment, never on its command line, where any local user can read them (ps, /proc/PID/cmdline).
 import { ConfigError } from '../shared/errors.ts';
+import { rcloneControls, type DestControls } from './dest-controls.ts';
 
 /** A source store: any S3-compatible endpoint with explicit keys. */
 export type SourceRemote = {
@@ -15,7 +16,13 @@ export type SourceRemote = {
 };
 
 /** The destination: Amazon S3 (or the local stack) with the daemon's own credentials (env_auth). */
-export type DestRemote = { endpoint: string; region: string; options: Record<string, string> };
+export type DestRemote = {
+  endpoint: string;
+  region: string;
+  options: Record<string, string>;
+  /** Storage class and encryption of every object written (default: S3's own). */
+  controls?: DestControls;
+};
 
 /** Remote names in every rc call: `src:<bucket>` and `dst:<bucket>`. Distinct, so never a server-side copy. */
 export const SOURCE_REMOTE = 'src';
@@ -124,6 +131,7 @@ export function destSettings(dest: DestRemote, baseEnv: NodeJS.ProcessEnv): Reco
     // upload would be a second request per object
     no_head: 'true',
     encoding: KEY_ENCODING,
+    ...(dest.controls ? rcloneControls(dest.controls) : {}),
     ...lowerKeys(dest.options),
   };
 }
@@ -169,6 +177,9 @@ export function childArgs(input: ChildArgsInput): string[] {
     `--transfers=${input.transfersPerChild}`,
     // an identical destination with another mtime is left alone, not rewritten by a server-side copy
     '--no-update-modtime',
+    // carry Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
+    // user metadata (1.75.2 verified; it also writes x-amz-meta-btime, and x-amz-meta-mtime always)
+    '--metadata',
     // a synchronous copyfile of a large object may take hours; the default cuts the reply at 1 h
     '--rc-server-write-timeout=168h',
     // every rc call is a job kept in memory until it expires

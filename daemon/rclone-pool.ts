@@ -66,6 +66,8 @@ export type CopyRequest = {
    * leave it unset so an object already copied is found identical and skipped.
    */
   presumeAbsent?: boolean;
+  /** The tag set as an x-amz-tagging value: sent with the upload (rclone never reads tags itself). */
+  tagging?: string;
   signal?: AbortSignal;
 };
 
@@ -196,6 +198,7 @@ export class RclonePool {
           dstFs: `${DEST_REMOTE}:${req.dstBucket}`,
           dstRemote: req.dstKey,
         };
+    if (req.tagging) params._config = { ...params._config, MetadataSet: { 'x-amz-tagging': req.tagging } };
     let avoid: RcloneChild | undefined;
     for (let moved = 0; ; moved++) {
       const lease = await this.#acquire(req.signal, avoid, where);

@@ -1,9 +1,14 @@
-// The second copy path, for keys rclone cannot address (`a//b`, a leading or trailing `/`, `.` and
-// `..` segments): GetObject streamed into an upload (multipart above one part), byte for byte.
+// The SDK copy path: GetObject streamed into an upload (multipart above one part), byte for byte,
+// with the whole object: system metadata, user metadata as the source returns it, and the tag set
+// (sent with the upload, fetched only when the GET says there are tags). Also the only path for keys
+// rclone cannot address (`a//b`, a leading or trailing `/`, `.` and `..` segments).
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { attributesOf, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
+import { uploadControls, type DestControls } from './dest-controls.ts';
+import type { SourceTags } from './source-tags.ts';
 
 export type SdkCopyRequest = {
   source: S3Client;
@@ -13,19 +18,37 @@ export type SdkCopyRequest = {
   dstBucket: string;
   dstKey: string;
   partSizeBytes: number;
+  controls: DestControls;
+  tags: SourceTags;
   signal?: AbortSignal;
 };
 
+/** S3 refuses the object's attributes (checked before any byte is sent): the key fails with this reason. */
+export class AttributesRefused extends Error {
+  override name = 'AttributesRefused';
+}
+
 /**
  * Copies one object; returns the bytes read and their MD5 (hex), which the caller compares with a
- * plain-MD5 source ETag. Content type and user metadata travel with it.
+ * plain-MD5 source ETag.
  */
 export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5: string }> {
   const got = await req.source.send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), {
     abortSignal: req.signal,
   });
-  const body = got.Body as NodeJS.ReadableStream | undefined;
+  const body = got.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
   if (!body) throw new Error('source GetObject returned no body');
+  let tags: Record<string, string> | undefined;
+  try {
+    tags = req.tags.wanted(got.TagCount)
+      ? await req.tags.read(req.source, req.srcBucket, req.srcKey, req.signal)
+      : undefined;
+    const refused = refusedByS3({ metadata: got.Metadata ?? {}, tags });
+    if (refused) throw new AttributesRefused(`S3 would refuse this object: ${refused}`);
+  } catch (err) {
+    body.destroy?.();
+    throw err;
+  }
   const md5 = createHash('md5');
   let bytes = 0;
   const hashing = new Transform({
@@ -37,7 +60,6 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   });
   body.pipe(hashing);
   const size = got.ContentLength ?? 0;
-  const metadata: Record<string, string> = { ...got.Metadata };
   const upload = new Upload({
     client: req.dest,
     partSize: req.partSizeBytes,
@@ -47,12 +69,8 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
       Bucket: req.dstBucket,
       Key: req.dstKey,
       Body: hashing,
-      ContentType: got.ContentType,
-      ContentEncoding: got.ContentEncoding,
-      CacheControl: got.CacheControl,
-      ContentDisposition: got.ContentDisposition,
-      ContentLanguage: got.ContentLanguage,
-      Metadata: metadata,
+      ...uploadParams(got, tags),
+      ...uploadControls(req.controls),
     },
   });
   const abort = () => void upload.abort();
@@ -64,4 +82,39 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   }
   if (bytes !== size) throw new Error(`read ${bytes} bytes from the source, which announced ${size}`);
   return { bytes, md5: md5.digest('hex') };
+}
+
+/**
+ * The upload's attribute parameters from the source's GET answer: every system field it had, its user
+ * metadata verbatim, the tags as the x-amz-tagging header (also on CreateMultipartUpload), nothing else.
+ */
+export function uploadParams(
+  got: Parameters<typeof attributesOf>[0],
+  tags: Record<string, string> | undefined,
+): {
+  ContentType?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+  Expires?: Date;
+  WebsiteRedirectLocation?: string;
+  Metadata: Record<string, string>;
+  Tagging?: string;
+} {
+  const a = attributesOf(got);
+  const expires = got.Expires && !Number.isNaN(got.Expires.getTime()) ? got.Expires : undefined;
+  return {
+    ...(a.contentType ? { ContentType: a.contentType } : {}),
+    ...(a.cacheControl ? { CacheControl: a.cacheControl } : {}),
+    ...(a.contentDisposition ? { ContentDisposition: a.contentDisposition } : {}),
+    ...(a.contentEncoding ? { ContentEncoding: a.contentEncoding } : {}),
+    ...(a.contentLanguage ? { ContentLanguage: a.contentLanguage } : {}),
+    ...(expires ? { Expires: expires } : {}),
+    ...(a.websiteRedirectLocation ? { WebsiteRedirectLocation: a.websiteRedirectLocation } : {}),
+    // names as the SDK gives them (lower case, as HTTP has them); values as they are where ASCII, else
+    // as the RFC 2047 words Amazon S3 decodes into the same UTF-8
+    Metadata: Object.fromEntries(Object.entries(got.Metadata ?? {}).map(([k, v]) => [k, metadataHeaderValue(v)])),
+    ...(taggingHeader(tags) ? { Tagging: taggingHeader(tags) } : {}),
+  };
 }

@@ -6,6 +6,7 @@ import { ConfigError, errorMessage } from '../shared/errors.ts';
 import { requireSupportedRclone } from '../shared/rclone-version.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Copier } from './copy-object.ts';
+import type { DestControls } from './dest-controls.ts';
 import { health, type Health } from './health.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
@@ -17,12 +18,19 @@ import { WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
 import type { KeyOutcome } from './settle.ts';
 import { SourceAccess } from './source-access.ts';
+import { SourceTags } from './source-tags.ts';
 import type { StatusSample } from './status-line.ts';
 import { BatchVerifier } from './verify-batch.ts';
 import type { SourceCredentials } from '../shared/aws.ts';
 
 /** Told when the worker starts and stops having work (scale-in protection, systemd status). */
 export type ActivityListener = { busy(): void; idle(): void };
+
+/** The destination's storage class and encryption, from the settings. */
+export function destControls(config: Pick<Config, 'dest'>): DestControls {
+  const { storageClass, sse, sseKmsKeyId, sseBucketKey } = config.dest;
+  return { storageClass, sse, sseKmsKeyId, sseBucketKey };
+}
 
 /** Messages held at once when not configured: enough queued keys to keep every copy slot busy. */
 export function autoMaxMessages(capacity: number): number {
@@ -88,6 +96,9 @@ export class Worker {
       }),
       partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
       verifyEtag: init.config.worker.verifyEtag,
+      copyPath: init.config.worker.copyPath,
+      controls: destControls(init.config),
+      tags: new SourceTags(init.log, init.config.worker.copyTags),
     };
     this.#deps = {
       queue: init.queue,
@@ -142,6 +153,7 @@ export class Worker {
         endpoint: destEndpoint(config.dest.endpoint),
         region: config.dest.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || '',
         options: config.dest.rcloneOptions,
+        controls: destControls(config),
       },
       baseEnv: process.env,
       log: log.child({ component: 'rclone' }),

@@ -25,7 +25,7 @@ export type LatencyProxyOptions = {
   /** Keep every request line (tests count requests by kind; not for long runs). */
   record?: boolean;
   /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
-  answer?: (req: IncomingMessage) => { status: number; body: string } | undefined;
+  answer?: (req: IncomingMessage) => { status: number; body: string; headers?: Record<string, string> } | undefined;
 };
 
 export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
@@ -77,7 +77,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     const own = options.answer?.(req);
     if (own) {
       req.resume();
-      res.writeHead(own.status, { 'content-type': 'application/xml' }).end(own.body);
+      res.writeHead(own.status, { 'content-type': 'application/xml', ...own.headers }).end(own.body);
       return;
     }
     // The body waits in the socket (TCP flow control) until the delay is over and it is piped on.

@@ -154,3 +154,28 @@ export async function createResources(
   }
   return { queueUrl: main.QueueUrl as string, deadLetterUrl: dlq.QueueUrl as string, sourceBucket, destBucket };
 }
+
+/**
+ * Creates a KMS key on the stack (moto's KMS) and returns its id and ARN, for SSE-KMS destinations.
+ * moto routes on the credential scope's service and checks no signature, so no SigV4 is computed here.
+ */
+export async function createKmsKey(
+  stack: LocalStack,
+  description = 'rclone-migrate test',
+): Promise<{ id: string; arn: string }> {
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  const res = await fetch(stack.endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'TrentService.CreateKey',
+      authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/${day}/${LOCAL_REGION}/kms/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify({ Description: description }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`KMS CreateKey on the local stack answered ${res.status}: ${text}`);
+  const meta = (JSON.parse(text) as { KeyMetadata?: { KeyId?: string; Arn?: string } }).KeyMetadata;
+  if (!meta?.KeyId || !meta.Arn) throw new Error(`KMS CreateKey on the local stack answered no key: ${text}`);
+  return { id: meta.KeyId, arn: meta.Arn };
+}

@@ -40,6 +40,22 @@ convict.addFormat({
   coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
 });
 
+/** The storage classes an object may be written in (S3 Express and Outposts classes are not for a migration). */
+export const STORAGE_CLASSES = [
+  'STANDARD',
+  'INTELLIGENT_TIERING',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'GLACIER_IR',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+] as const;
+export type StorageClass = (typeof STORAGE_CLASSES)[number];
+
+/** bucket: send nothing, the bucket's default encryption applies. */
+export const SSE_MODES = ['bucket', 'SSE-S3', 'SSE-KMS'] as const;
+export type SseMode = (typeof SSE_MODES)[number];
+
 const schema = {
   config: {
     doc: 'Path of the JSON config file (a missing default file is ignored)',
@@ -218,6 +234,34 @@ const schema = {
       env: 'RCLONE_MIGRATE_DEST_RCLONE_OPTIONS',
       arg: 'dest-rclone-options',
     },
+    storageClass: {
+      doc: 'Storage class of every object written: STANDARD, INTELLIGENT_TIERING, STANDARD_IA, ONEZONE_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE',
+      format: [...STORAGE_CLASSES],
+      default: 'STANDARD',
+      env: 'RCLONE_MIGRATE_STORAGE_CLASS',
+      arg: 'storage-class',
+    },
+    sse: {
+      doc: "Server-side encryption of every object written: bucket (the bucket's default), SSE-S3 or SSE-KMS",
+      format: [...SSE_MODES],
+      default: 'bucket',
+      env: 'RCLONE_MIGRATE_SSE',
+      arg: 'sse',
+    },
+    sseKmsKeyId: {
+      doc: 'With SSE-KMS: the KMS key (id, ARN or alias ARN; empty: the AWS managed key aws/s3)',
+      format: String,
+      default: '',
+      env: 'RCLONE_MIGRATE_SSE_KMS_KEY_ID',
+      arg: 'sse-kms-key-id',
+    },
+    sseBucketKey: {
+      doc: "With SSE-KMS: use an S3 Bucket Key (far fewer KMS requests); the rclone copy path cannot say, so there the bucket's setting applies",
+      format: Boolean,
+      default: true,
+      env: 'RCLONE_MIGRATE_SSE_BUCKET_KEY',
+      arg: 'sse-bucket-key',
+    },
   },
   worker: {
     maxAttempts: {
@@ -268,6 +312,20 @@ const schema = {
       default: true,
       env: 'RCLONE_MIGRATE_VERIFY_ETAG',
       arg: 'verify-etag',
+    },
+    copyPath: {
+      doc: 'Who copies keys rclone can address: sdk (the whole object: system and user metadata, tags, nothing added) or rclone (rclone 1.75 adds x-amz-meta-mtime and -btime and drops Expires and Website-Redirect-Location; tags are still copied)',
+      format: ['sdk', 'rclone'],
+      default: 'sdk',
+      env: 'RCLONE_MIGRATE_COPY_PATH',
+      arg: 'copy-path',
+    },
+    copyTags: {
+      doc: "Copying tags: count (GetObjectTagging where the source's x-amz-tagging-count says there are tags), always (for a store that does not send the count: one more request per object), off",
+      format: ['count', 'always', 'off'],
+      default: 'count',
+      env: 'RCLONE_MIGRATE_COPY_TAGS',
+      arg: 'copy-tags',
     },
     sdkPartSizeMiB: {
       doc: 'Part size of multipart uploads on the SDK copy path, MiB',
@@ -534,6 +592,10 @@ export type Config = {
     region: string;
     endpoint: string;
     rcloneOptions: Record<string, string>;
+    storageClass: StorageClass;
+    sse: SseMode;
+    sseKmsKeyId: string;
+    sseBucketKey: boolean;
   };
   worker: {
     maxAttempts: number;
@@ -543,6 +605,8 @@ export type Config = {
     outageProbeSeconds: number;
     verifyBy: 'list' | 'head';
     verifyEtag: boolean;
+    copyPath: 'sdk' | 'rclone';
+    copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
     sqsUnhealthySeconds: number;
   };
@@ -683,6 +747,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return config;
 }
 
+/** A KMS key id (UUID or mrk-…), a key or alias ARN, or alias/NAME. */
+const KMS_KEY =
+  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)|alias\/[A-Za-z0-9/_-]+|(mrk-)?[A-Za-z0-9-]{32,36})$/;
+
 /** Rules between settings that convict's per-setting formats cannot say. */
 function checkRelations(config: Config): void {
   const { waitSeconds, visibilitySeconds, heartbeatSeconds } = config.queue;
@@ -695,6 +763,16 @@ function checkRelations(config: Config): void {
   if (heartbeatSeconds * 2 > visibilitySeconds) {
     throw new ConfigError(
       `queue.heartbeatSeconds: value ${heartbeatSeconds} is not allowed: must be at most half of queue.visibilitySeconds (${visibilitySeconds})`,
+    );
+  }
+  if (config.dest.sseKmsKeyId && config.dest.sse !== 'SSE-KMS') {
+    throw new ConfigError(
+      `dest.sseKmsKeyId: value ${JSON.stringify(config.dest.sseKmsKeyId)} is not allowed: a KMS key needs dest.sse SSE-KMS (it is ${config.dest.sse})`,
+    );
+  }
+  if (config.dest.sseKmsKeyId && !KMS_KEY.test(config.dest.sseKmsKeyId)) {
+    throw new ConfigError(
+      `dest.sseKmsKeyId: value ${JSON.stringify(config.dest.sseKmsKeyId)} is not allowed: a key id, key ARN, alias/NAME or alias ARN`,
     );
   }
   if (config.metrics.port < -1 || config.metrics.port > 65535) {

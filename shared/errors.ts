@@ -33,6 +33,7 @@ export type CopyFailureKind =
   | 'verify' // the destination does not match after the copy
   | 'unreachable' // no answer from a store: connection refused or reset, unknown host, timeout
   | 'copy' // rclone or the SDK reported a failure
+  | 'refused' // S3 refuses the object's attributes (over 10 tags, over 2 KB of user metadata, ...)
   | 'child' // the rclone child died and no other could take the copy
   | 'aborted'; // the worker is shutting down
 

@@ -28,7 +28,7 @@ export type ObjectAttributes = {
   /** An HTTP date (IMF-fixdate) when it parses, else the header text as the store returned it. */
   expires?: string;
   websiteRedirectLocation?: string;
-  /** User metadata: names lower-cased (HTTP headers have no case), values exactly as returned. */
+  /** User metadata: names lower-cased (HTTP headers have no case), values as text (see metadataText). */
   metadata: Record<string, string>;
   /** The tag set; undefined when it was not read (the store does not implement tagging, say). */
   tags?: Record<string, string>;
@@ -61,13 +61,51 @@ function expiresOf(headers: ObjectHeaders): string | undefined {
   return headers.ExpiresString || undefined;
 }
 
+/**
+ * A user-metadata value as text. Stores return non-ASCII values two ways: raw UTF-8 bytes (Ceph RGW,
+ * moto), which Node hands over as one character per byte, or RFC 2047 encoded words (`=?UTF-8?B?…?=`,
+ * Amazon S3). Both become the same Unicode string here, so they compare equal; ASCII is untouched.
+ */
+export function metadataText(value: string): string {
+  let text = value;
+  if (/[\u0080-\u00ff]/.test(text) && !/[\u0100-\uffff]/.test(text)) {
+    const utf8 = Buffer.from(text, 'latin1').toString('utf8');
+    if (!utf8.includes('\ufffd')) text = utf8;
+  }
+  return text.replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word, charset: string, enc: string, data: string) => {
+    const cs = charset.toLowerCase().split('*')[0];
+    if (cs !== 'utf-8' && cs !== 'iso-8859-1' && cs !== 'us-ascii') return word;
+    const bytes =
+      enc.toUpperCase() === 'B'
+        ? Buffer.from(data, 'base64')
+        : Buffer.from(
+            data
+              .replace(/_/g, ' ')
+              .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+            'latin1',
+          );
+    return bytes.toString(cs === 'utf-8' ? 'utf8' : 'latin1');
+  });
+}
+
+/**
+ * A metadata value as it can be sent: ASCII as it is; anything else as an RFC 2047 encoded word, which
+ * Amazon S3 decodes and stores as UTF-8. Raw bytes ≥ 0x80 cannot be sent by the SDK: it signs a header's
+ * UTF-8 while Node writes one byte per character, and S3 answers SignatureDoesNotMatch.
+ */
+export function metadataHeaderValue(value: string): string {
+  if (!/[^\u0020-\u007e]/.test(value)) return value;
+  return `=?UTF-8?B?${Buffer.from(metadataText(value), 'utf8').toString('base64')}?=`;
+}
+
 /** Reads the attributes from an answer, plus the tag set when it was fetched. Empty headers count as absent. */
 export function attributesOf(
   headers: ObjectHeaders,
   tags?: ReadonlyArray<{ Key?: string; Value?: string }> | Record<string, string>,
 ): ObjectAttributes {
   const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers.Metadata ?? {})) metadata[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(headers.Metadata ?? {}))
+    metadata[name.toLowerCase()] = metadataText(value);
   return {
     contentType: headers.ContentType || undefined,
     cacheControl: headers.CacheControl || undefined,
@@ -103,7 +141,10 @@ export function tagSet(tags: Record<string, string>): Array<{ Key: string; Value
 /** The `x-amz-tagging` header value of a tag set (URL query encoding), or undefined for none. */
 export function taggingHeader(tags: Record<string, string> | undefined): string | undefined {
   if (!tags || Object.keys(tags).length === 0) return undefined;
-  return new URLSearchParams(tagSet(tags).map((t): [string, string] => [t.Key, t.Value])).toString();
+  // %20, not URLSearchParams' +: S3 decodes the header as a query string, and + is ambiguous there
+  return tagSet(tags)
+    .map((t) => `${encodeURIComponent(t.Key)}=${encodeURIComponent(t.Value)}`)
+    .join('&');
 }
 
 /** One field that differs: `field` is a header name, `x-amz-meta-<name>` or `tag:<name>`. */

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, SSE_MODES, STORAGE_CLASSES } from '../../shared/config.ts';
 import { createMetrics } from '../../daemon/metrics.ts';
 import { loadTemplate, substitute, walk } from './cfn-yaml.ts';
 import { RCLONE_PIN } from '../../scripts/rclone-pin.ts';
@@ -227,8 +227,14 @@ function userData(): string {
     'AWS::StackName': 'migration',
     WorkQueue: 'https://sqs.eu-west-1.amazonaws.com/123456789012/migration-work',
     DeadLetterQueue: 'https://sqs.eu-west-1.amazonaws.com/123456789012/migration-dlq',
+    DestinationStorageClass: 'GLACIER_IR',
+    DestinationEncryption: 'SSE-KMS',
+    DestinationKmsKeyArn: KMS_KEY_ARN,
+    DestinationBucketKey: 'false',
   });
 }
+
+const KMS_KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 function heredoc(script: string, marker: string): string {
   const match = new RegExp(`<<'${marker}'\\n([\\s\\S]*?)\\n${marker}\\n`).exec(script);
@@ -257,6 +263,11 @@ void t.test('user data: valid bash, verified artifacts, a config the daemon acce
   t.equal(config.fleet.lifecycleHookName, 'rclone-migrate-drain', 'the hook the group defines');
   t.equal(config.queue.url, 'https://sqs.eu-west-1.amazonaws.com/123456789012/migration-work');
   t.equal(config.source.secretEndpoint, '/rclone-migrate/migration/source_endpoint', 'the secret the stack creates');
+  t.same(
+    [config.dest.storageClass, config.dest.sse, config.dest.sseKmsKeyId, config.dest.sseBucketKey],
+    ['GLACIER_IR', 'SSE-KMS', KMS_KEY_ARN, false],
+    'storage class and encryption parameters reach the worker',
+  );
 
   const agent = JSON.parse(heredoc(script, 'CWAGENT')) as {
     logs: { logs_collected: { files: { collect_list: Array<{ file_path: string }> } } };
@@ -327,3 +338,31 @@ void t.test('the workers run the pinned rclone release by default, in the templa
     'which the worker accepts',
   );
 });
+
+void t.test(
+  'destination storage class and encryption: parameters the config accepts, and the IAM they need',
+  async (t) => {
+    const p = template.Parameters as Record<
+      string,
+      { AllowedValues?: string[]; Default?: string; AllowedPattern?: string }
+    >;
+    t.same(p.DestinationStorageClass?.AllowedValues, [...STORAGE_CLASSES], 'the storage classes the worker accepts');
+    t.equal(p.DestinationStorageClass?.Default, 'STANDARD');
+    t.same(p.DestinationEncryption?.AllowedValues, [...SSE_MODES], 'the encryption modes the worker accepts');
+    t.equal(p.DestinationEncryption?.Default, 'bucket');
+    const pattern = new RegExp(p.DestinationKmsKeyArn?.AllowedPattern ?? '^$');
+    t.ok(pattern.test(KMS_KEY_ARN) && pattern.test(''), 'a key ARN, or empty');
+    t.notOk(pattern.test('alias/migration'), 'an alias cannot be granted in IAM: a key ARN is asked for');
+
+    const objects = identityStatements().find((s) => s.statement.Sid === 'DestinationObjects')?.statement;
+    t.ok(asList(objects?.Action ?? []).includes('s3:PutObjectTagging'), 'tags may be written (x-amz-tagging needs it)');
+    const kms = template.Resources.WorkerDestinationKmsPolicy;
+    t.equal(kms?.Condition, 'HasDestinationKmsKey', 'KMS use is granted only with SSE-KMS and a key');
+    const statement = (kms?.Properties?.PolicyDocument as { Statement: Array<Statement & { Condition?: unknown }> })
+      .Statement[0];
+    t.same(asList(statement?.Action ?? []).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
+    t.same(statement?.Resource, { Ref: 'DestinationKmsKeyArn' }, 'that key only');
+    t.match(JSON.stringify(statement?.Condition), /kms:ViaService/, 'and only through S3');
+    t.same(kms?.Properties?.Roles, [{ Ref: 'WorkerRole' }]);
+  },
+);

@@ -61,6 +61,9 @@ export function workerArgs(resources: Resources, extra: string[] = []): string[]
     '2',
     '--retry-delay-seconds',
     '0',
+    // these tests are about the rclone pool under the worker; the SDK path's whole-object copy has its own
+    '--copy-path',
+    'rclone',
     ...extra,
   ];
 }

@@ -42,6 +42,24 @@ t.test('bad values fail naming the setting, the value and what is allowed', asyn
   t.throws(() => loadConfig({ env: {}, argv: ['--config', file('{nope')] }), /not valid JSON/);
   t.throws(() => loadConfig({ env: {}, argv: ['--config', file({ nope: 1 })] }), /nope/);
   t.throws(() => loadConfig({ env: { RCLONE_MIGRATE_RCLONE_FLAGS: '"--x"' } }), /rclone\.flags.*JSON array/);
+  t.throws(() => loadConfig({ env: {}, argv: ['--storage-class', 'COLD'] }), /dest\.storageClass.*COLD/);
+  t.throws(() => loadConfig({ env: { RCLONE_MIGRATE_SSE: 'aes' } }), /dest\.sse.*aes/);
+  t.throws(
+    () => loadConfig({ env: {}, argv: ['--sse-kms-key-id', 'alias/migration'] }),
+    /dest\.sseKmsKeyId.*needs dest\.sse SSE-KMS/,
+  );
+  t.throws(
+    () => loadConfig({ env: {}, argv: ['--sse', 'SSE-KMS', '--sse-kms-key-id', 'not a key'] }),
+    /dest\.sseKmsKeyId.*key id, key ARN/,
+  );
+  t.throws(() => loadConfig({ env: {}, argv: ['--copy-path', 'both'] }), /worker\.copyPath.*both/);
+  const kms = loadConfig({
+    env: { RCLONE_MIGRATE_SSE: 'SSE-KMS', RCLONE_MIGRATE_STORAGE_CLASS: 'DEEP_ARCHIVE' },
+    argv: ['--sse-kms-key-id', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+  });
+  t.equal(kms.dest.sse, 'SSE-KMS');
+  t.equal(kms.dest.storageClass, 'DEEP_ARCHIVE');
+  t.equal(kms.dest.sseBucketKey, true, 'bucket keys by default');
 });
 
 t.test('secrets are redacted wherever config is printed or rejected', async (t) => {

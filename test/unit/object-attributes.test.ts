@@ -4,6 +4,8 @@ import {
   describeDifferences,
   diffAttributes,
   hasTags,
+  metadataHeaderValue,
+  metadataText,
   RCLONE_OWN_METADATA,
   refusedByS3,
   taggingHeader,
@@ -72,7 +74,7 @@ t.test('differences name the field and both values', async (t) => {
 });
 
 t.test('tagging header is URL-encoded in name order', async (t) => {
-  t.equal(taggingHeader({ b: 'x y', a: 'ä&=' }), 'a=%C3%A4%26%3D&b=x+y');
+  t.equal(taggingHeader({ b: 'x y', a: 'ä&=' }), 'a=%C3%A4%26%3D&b=x%20y');
   t.equal(taggingHeader({}), undefined);
   t.same(tagSet({ b: '1', a: '2' }), [
     { Key: 'a', Value: '2' },
@@ -87,4 +89,20 @@ t.test('what S3 refuses is named', async (t) => {
   t.match(refusedByS3({ metadata: {}, tags: eleven }), /11 tags, over S3's limit of 10/);
   t.match(refusedByS3({ metadata: {}, tags: { k: 'v'.repeat(257) } }), /value of tag "k"/);
   t.match(refusedByS3({ metadata: {}, tags: { ['k'.repeat(129)]: 'v' } }), /tag key/);
+});
+
+t.test('non-ASCII metadata: raw UTF-8 and RFC 2047 words are the same text; sent as words', async (t) => {
+  const raw = Buffer.from('façade → ü', 'utf8').toString('latin1'); // what Node hands over for raw bytes
+  t.equal(metadataText(raw), 'façade → ü');
+  t.equal(metadataText('=?UTF-8?B?ZmHDp2FkZSDihpIgw7w=?='), 'façade → ü', 'Amazon S3 form (B)');
+  t.equal(metadataText('=?utf-8?Q?fa=C3=A7ade_x?='), 'façade x', 'Q form');
+  t.equal(metadataText('plain ascii =?'), 'plain ascii =?');
+  t.equal(metadataText(Buffer.from([0xe9]).toString('latin1')), 'é', 'not UTF-8: latin1 kept as it is');
+  t.equal(metadataHeaderValue('ascii'), 'ascii');
+  t.equal(metadataHeaderValue(raw), '=?UTF-8?B?ZmHDp2FkZSDihpIgw7w=?=');
+  t.equal(metadataText(metadataHeaderValue(raw)), 'façade → ü', 'round trip');
+  t.same(
+    attributesOf({ Metadata: { a: raw } }).metadata,
+    attributesOf({ Metadata: { a: metadataHeaderValue(raw) } }).metadata,
+  );
 });
