@@ -2,11 +2,12 @@
 // and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
+import { CopyError } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { sdkCopy } from './sdk-copy.ts';
+import { classifySdkError, describeSdkError } from './sdk-errors.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -59,21 +60,8 @@ export async function copyObject(
       }
     }
   } catch (err) {
-    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
-    throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(err), errorMessage(err), where);
+    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, { ...where, store: err.store });
+    throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(err, 'copy'), describeSdkError(err), where);
   }
   return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
-}
-
-function classifySdkError(err: unknown): CopyFailureKind {
-  const e = err as { name?: string; code?: string };
-  const status = httpStatus(err);
-  if (status === undefined && looksUnreachable(`${e.code ?? ''} ${e.name ?? ''} ${errorMessage(err)}`)) {
-    return 'unreachable';
-  }
-  if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
-  if (status === 401 || status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
-    return 'auth';
-  }
-  return 'copy';
 }

@@ -95,9 +95,12 @@ async function verifyCopies(
     deps.metrics.objectsFailed.inc({ reason: error.kind });
     if (error.kind === 'auth') deps.onAuthError();
     if (error.kind !== 'aborted') {
-      log.warn({ bucket: message.source.bucket, key, kind: error.kind, err: error.message }, 'object copy failed');
+      log.warn(
+        { bucket: message.source.bucket, key, kind: error.kind, store: error.store, err: error.message },
+        'object copy failed',
+      );
     }
-    return { key, ok: false, kind: error.kind, error: error.message };
+    return { key, ok: false, kind: error.kind, error: error.message, store: error.store };
   };
   return copies.map((copy, i): KeyOutcome => {
     const key = message.objects[i]?.key ?? '';
