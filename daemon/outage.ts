@@ -74,6 +74,8 @@ export class OutageGate {
 
   /** Takes a settled batch into account; says when that opened or closed the gate. */
   afterBatch(outcomes: readonly KeyOutcome[], stores: Stores, now: number): 'opened' | 'closed' | undefined {
+    // A batch cut short (shutdown, or copies cut when a probe found a store gone) tells nothing.
+    if (outcomes.some((o) => !o.ok && o.kind === 'aborted')) return undefined;
     const reason = pointsToUnavailable(outcomes);
     if (reason) {
       if (this.#open) return undefined;
@@ -96,6 +98,23 @@ export class OutageGate {
       return 'closed';
     }
     return undefined;
+  }
+
+  /**
+   * Opens the gate on a probe's finding (copies stalled, and a probe found a store unavailable): the
+   * first probe is then done, the next is due after the first delay. Says whether it opened it.
+   */
+  openedByProbe(failure: ProbeFailure & { store: StoreSide }, stores: Stores, now: number): boolean {
+    if (this.#open) return false;
+    this.#open = {
+      since: now,
+      ...failure,
+      probes: 1,
+      nextProbeAt: now + this.#firstDelayMs,
+      delayMs: this.#firstDelayMs,
+      stores,
+    };
+    return true;
   }
 
   /** How long to wait before the next probe (0 when it is due, or when the gate is closed). */

@@ -9,7 +9,14 @@ import { health, type Health } from './health.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { OutageGate, probeStore, UNAVAILABILITIES, type Stores, type Unavailability } from './outage.ts';
+import {
+  OutageGate,
+  probeStore,
+  UNAVAILABILITIES,
+  type ProbeFailure,
+  type Stores,
+  type Unavailability,
+} from './outage.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
@@ -48,6 +55,14 @@ export class Worker {
   readonly #copyAbort = new AbortController();
   readonly #listeners: ActivityListener[] = [];
   readonly #outage: OutageGate;
+  /** Cuts the copies in flight when a probe finds their store gone (they are handed back, not failed). */
+  #outageAbort = new AbortController();
+  /** Copies running, and when one last started from idle or ended: a stalled store shows as no change. */
+  #copiesRunning = 0;
+  #lastCopyChange = Date.now();
+  #stallStores: Stores | undefined;
+  #stallProbing = false;
+  #stallTimer: NodeJS.Timeout | undefined;
   #server: StatusServer | undefined;
   #stopping = false;
   #sqsFailingSince: number | undefined;
@@ -101,7 +116,13 @@ export class Worker {
       retry: { maxAttempts: init.config.worker.maxAttempts, retryDelaySeconds: init.config.worker.retryDelaySeconds },
       onAuthError: () => void init.source.refresh(),
       onOutcomes: (outcomes, stores) => this.#noteOutcomes(outcomes, stores),
+      onCopy: (event, stores) => this.#noteCopy(event, stores),
     };
+    const idleMs = init.config.worker.storeIdleTimeoutSeconds * 1000;
+    // Stalled for one idle timeout, checked four times as often, a probe bounded by connect + idle:
+    // a silent store is seen within 30 s with the defaults (10 + 2.5 + 15 s at worst).
+    this.#stallTimer = setInterval(() => void this.#checkStall(idleMs), Math.max(1000, idleMs / 4));
+    this.#stallTimer.unref();
   }
 
   /** Reads credentials, finds the queues, starts the rclone children and the status server. */
@@ -238,7 +259,8 @@ export class Worker {
     if (this.#inFlight.size === 0) for (const l of this.#listeners) l.busy();
     this.metrics.messagesReceived.inc();
     this.#heartbeat.add(message.receiptHandle);
-    const work = processMessage(this.#deps, message, this.#copyAbort.signal)
+    const signal = AbortSignal.any([this.#copyAbort.signal, this.#outageAbort.signal]);
+    const work = processMessage(this.#deps, message, signal)
       .then((result) => {
         if (result.outcome !== 'released') this.#copied += result.copied;
       })
@@ -275,6 +297,66 @@ export class Worker {
     }
   }
 
+  #noteCopy(event: 'start' | 'end', stores: Stores): void {
+    if (event === 'start' && this.#copiesRunning === 0) this.#lastCopyChange = Date.now();
+    if (event === 'end') this.#lastCopyChange = Date.now();
+    this.#copiesRunning += event === 'start' ? 1 : -1;
+    this.#stallStores = stores;
+  }
+
+  /**
+   * Copies in flight and none ended for `stallMs`: a store may have stopped answering without
+   * refusing anything, which rclone's own retries of a silent GET take several idle timeouts to
+   * give up on. The stores are probed now; one that does not answer pauses receiving at once and the
+   * copies in flight are cut and handed back (visibility 0), to be copied once the store answers.
+   */
+  async #checkStall(stallMs: number): Promise<void> {
+    const stores = this.#stallStores;
+    if (this.#stopping || this.#outage.open || this.#stallProbing || !stores || this.#copiesRunning === 0) return;
+    if (Date.now() - this.#lastCopyChange < stallMs) return;
+    this.#stallProbing = true;
+    try {
+      const failure = await this.#probe(stores);
+      if (this.#stopping) return;
+      if (!failure) {
+        // Both answer: long copies, not a silent store. Ask again after another stall period.
+        this.#lastCopyChange = Date.now();
+        return;
+      }
+      if (!this.#outage.openedByProbe(failure, stores, Date.now())) return;
+      this.#showPause(failure.reason);
+      this.#log.error(
+        {
+          reason: failure.reason,
+          ...this.#describeStore(failure.store, stores),
+          err: failure.error,
+          copiesCut: this.#copiesRunning,
+          stalledSeconds: Math.round((Date.now() - this.#lastCopyChange) / 1000),
+        },
+        `copies stalled and the ${failure.store} ${failure.reason === 'auth' ? 'refuses our credentials' : 'does not answer'}: ` +
+          'receiving paused, copies in flight handed back',
+      );
+      this.#outageAbort.abort();
+      this.#outageAbort = new AbortController();
+    } finally {
+      this.#stallProbing = false;
+    }
+  }
+
+  /**
+   * Probes the source, then the destination, each bounded by one connect and idle timeout (the
+   * SDK's own retries of a silent store would take three). Returns the first store found wanting.
+   */
+  async #probe(stores: Stores): Promise<(ProbeFailure & { store: StoreSide }) | undefined> {
+    const boundMs =
+      (this.#config.worker.storeConnectTimeoutSeconds + this.#config.worker.storeIdleTimeoutSeconds) * 1000;
+    const signal = () => AbortSignal.any([this.#pollAbort.signal, AbortSignal.timeout(boundMs)]);
+    const sourceDown = await probeStore(this.#source.client(), stores.sourceBucket, signal());
+    if (sourceDown) return { store: 'source', ...sourceDown };
+    const destDown = await probeStore(this.#deps.copier.dest, stores.destBucket, signal());
+    return destDown ? { store: 'destination', ...destDown } : undefined;
+  }
+
   /** The gauges: which reason, if any, has receiving paused. */
   #showPause(reason: Unavailability | undefined): void {
     for (const r of UNAVAILABILITIES) this.metrics.storesUnavailable.set({ reason: r }, r === reason ? 1 : 0);
@@ -307,17 +389,10 @@ export class Worker {
     await this.#pause(this.#outage.waitMs(Date.now()));
     const stores = this.#outage.stores;
     if (this.#stopping || !stores) return;
-    const signal = this.#pollAbort.signal;
     await this.#source.refresh({ force: true });
     if (this.#stopping) return;
-    const sourceDown = await probeStore(this.#source.client(), stores.sourceBucket, signal);
-    const destDown = sourceDown ? undefined : await probeStore(this.#deps.copier.dest, stores.destBucket, signal);
+    const failure = await this.#probe(stores);
     if (this.#stopping) return;
-    const failure = sourceDown
-      ? { store: 'source' as const, ...sourceDown }
-      : destDown
-        ? { store: 'destination' as const, ...destDown }
-        : undefined;
     const before = this.#outage.pause;
     const pausedMs = Date.now() - (before?.since ?? Date.now());
     this.metrics.outageProbes.inc({ result: failure ? failure.reason : 'answered' });

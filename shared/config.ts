@@ -263,7 +263,7 @@ const schema = {
       arg: 'store-connect-timeout-seconds',
     },
     storeIdleTimeoutSeconds: {
-      doc: 'How long a connection to a store may stay silent before the request is cut and retried, in seconds (rclone --timeout and the SDK clients of both stores); with rclone retrying twice, a store that stops answering is seen within about 30 s',
+      doc: 'How long a connection to a store may stay silent before the request is cut and retried, in seconds (rclone --timeout and the SDK clients of both stores); while copies are in flight and none has ended for twice this long, the stores are probed, and one that does not answer pauses receiving',
       format: 'positive-int',
       default: 10,
       env: 'RCLONE_MIGRATE_STORE_IDLE_TIMEOUT_SECONDS',
