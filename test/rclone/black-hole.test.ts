@@ -51,7 +51,7 @@ void t.test('rclone: a silent destination cuts the copy, classified unreachable,
   const { err, seconds } = await failedCopy(t, 'dest');
   t.type(err, CopyError);
   t.match(err, { kind: 'unreachable', store: 'destination', message: /timeout awaiting response headers/ });
-  t.match(err, { message: new RegExp(`^no answer from destination ${hole.endpoint}`) });
+  t.match(err, { message: new RegExp(`^no answer from destination ${hole.endpoint}`) }, (err as Error).message);
   t.comment(`silent destination: copy cut after ${seconds.toFixed(1)} s with a 2 s idle timeout`);
 });
 
