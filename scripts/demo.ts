@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run demo`: the main job end to end on a local stack. Makes sure rclone and moto are there,
+// `npm run demo`: the main job end to end on a local stack. Makes sure rclone and moto are there
+// (with `--source ceph`: the source is a Ceph RGW stand-in, scripts/ceph-rgw.ts, instead of moto's S3),
 // starts moto on loopback with the queues, buckets and source secrets, fills the source with a
 // realistic mix, runs `rclone-migrate list` and `rclone-migrate worker` as real child processes, waits
 // for the queue to drain, verifies every object at the destination byte for byte, prints a summary
@@ -10,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { startCephRgw } from './ceph-rgw.ts';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ensureTools } from './ensure-tools.ts';
+import { ensureCeph, ensureTools } from './ensure-tools.ts';
 import { DEFAULT_PLAN, fillSource, MiB, type PlanOptions } from './fill-source.ts';
 import {
   createResources,
@@ -35,6 +38,8 @@ const USAGE = `Usage: npm run demo [-- options]
 Runs a whole migration on a local stack (moto) and verifies it byte for byte.
 
 Options:
+  --source STORE     where the source bucket lives: moto (default) or ceph (a Ceph RGW stand-in
+                     on loopback, scripts/ceph-rgw.ts; installed with apt-get where missing, as root)
   --small N          small objects (1-64 KiB) to create (default ${DEFAULT_PLAN.smallCount})
   --large N          objects over 300 MB to create (default ${DEFAULT_PLAN.largeCount})
   --large-mib N      size of each large object in MiB (default ${DEFAULT_PLAN.largeBytes / MiB})
@@ -137,12 +142,16 @@ function logRecords(file: string): Array<Record<string, unknown>> {
  * reads from (IBM COS, MinIO, Ceph, ...) do not keep such checksums anyway; verification hashes every
  * byte itself.
  */
-function demoS3(stack: LocalStack): S3Client {
+function demoS3(store: {
+  endpoint: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}): S3Client {
   return new S3Client({
-    region: LOCAL_REGION,
-    endpoint: stack.endpoint,
+    region: store.region ?? LOCAL_REGION,
+    endpoint: store.endpoint,
     forcePathStyle: true,
-    credentials: { ...LOCAL_CREDENTIALS },
+    credentials: { ...(store.credentials ?? LOCAL_CREDENTIALS) },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
@@ -230,9 +239,13 @@ function printMetrics(samples: Sample[]): void {
 
 // ---- main -----------------------------------------------------------------------------------------
 
-function parseOptions(): { plan: PlanOptions; children?: string; deadlineSeconds: number } | undefined {
+type SourceStore = 'moto' | 'ceph';
+
+function parseOptions():
+  { plan: PlanOptions; children?: string; deadlineSeconds: number; source: SourceStore } | undefined {
   const { values } = parseArgs({
     options: {
+      source: { type: 'string' },
       small: { type: 'string' },
       large: { type: 'string' },
       'large-mib': { type: 'string' },
@@ -242,6 +255,8 @@ function parseOptions(): { plan: PlanOptions; children?: string; deadlineSeconds
     },
   });
   if (values.help) return undefined;
+  const source = values.source ?? 'moto';
+  if (source !== 'moto' && source !== 'ceph') throw new Error(`--source must be moto or ceph, got ${source}`);
   const int = (name: string, value: string | undefined, fallback: number, min: number) => {
     if (value === undefined) return fallback;
     const v = Number(value);
@@ -257,6 +272,7 @@ function parseOptions(): { plan: PlanOptions; children?: string; deadlineSeconds
     },
     children: values.children === undefined ? undefined : String(int('children', values.children, 1, 1)),
     deadlineSeconds: int('deadline', values.deadline, 240, 10),
+    source,
   };
 }
 
@@ -281,17 +297,37 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
-    say('rclone-migrate demo: a whole migration on a local stack, verified byte for byte');
+    say(
+      `rclone-migrate demo: a whole migration on a local stack, verified byte for byte (source: ${options.source === 'ceph' ? 'Ceph RGW' : 'moto'})`,
+    );
     const tools = ensureTools((line) => detail(line));
     say(`tools: ${tools.rclone}, moto_server found`);
 
     const stack = await startLocalStack();
     cleanups.push(() => stack.stop());
-    const resources = await createResources(stack, { name: 'demo' });
-    const { sqs } = localClients(stack);
+    const fromCeph = options.source === 'ceph';
+    const resources = await createResources(stack, { name: 'demo', secrets: !fromCeph });
+    const { sqs, secrets } = localClients(stack);
     const s3 = demoS3(stack);
+    let source = s3;
+    if (fromCeph) {
+      ensureCeph((line) => detail(line));
+      const cephStarted = Date.now();
+      const ceph = await startCephRgw({ say: (line) => detail(`ceph: ${line}`) });
+      cleanups.push(() => ceph.stop());
+      say(`Ceph RGW stand-in up in ${secs((Date.now() - cephStarted) / 1000)} on ${ceph.endpoint} (${ceph.dir})`);
+      source = demoS3({ endpoint: ceph.endpoint, region: ceph.region, credentials: ceph });
+      await source.send(new CreateBucketCommand({ Bucket: resources.sourceBucket }));
+      // The source's endpoint and keys reach the worker and the lister as in production: from Secrets Manager.
+      const values: Array<[string, string]> = [
+        ['/migration/source_endpoint', ceph.endpoint],
+        ['/migration/source_access_key', ceph.accessKeyId],
+        ['/migration/source_secret_key', ceph.secretAccessKey],
+      ];
+      for (const [Name, SecretString] of values) await secrets.send(new CreateSecretCommand({ Name, SecretString }));
+    }
     say(
-      `local stack: moto on ${stack.endpoint}; buckets ${resources.sourceBucket} → ${resources.destBucket}, queue and dead-letter queue, source secrets`,
+      `local stack: moto on ${stack.endpoint}; buckets ${resources.sourceBucket} (on ${fromCeph ? 'Ceph RGW' : 'moto'}) → ${resources.destBucket}, queue and dead-letter queue, source secrets`,
     );
 
     const logDir = mkdtempSync(join(tmpdir(), 'rclone-migrate-demo-'));
@@ -307,7 +343,7 @@ async function main(): Promise<number> {
     );
     const fillProgress = throttled(3000);
     const fill = await fillSource({
-      s3,
+      s3: source,
       bucket: resources.sourceBucket,
       plan,
       onProgress: (p) =>
@@ -337,6 +373,7 @@ async function main(): Promise<number> {
       JSON.stringify({ no_head: 'true' }),
       '--metrics-port',
       String(metricsPort),
+      ...(fromCeph ? ['--source-provider', 'Ceph'] : []),
       ...(options.children ? ['--rclone-children', options.children] : []),
     ];
     const worker = startCli('worker', workerArgs, env, logDir);
@@ -437,7 +474,7 @@ async function main(): Promise<number> {
     say('verifying every source object at the destination, byte for byte (SHA-256 of both streams)');
     const verifyProgress = throttled(5000);
     const verified = await verifyCopy({
-      source: { s3, bucket: resources.sourceBucket },
+      source: { s3: source, bucket: resources.sourceBucket },
       dest: { s3, bucket: resources.destBucket },
       reportExtra: true,
       concurrency: 8,
@@ -450,6 +487,7 @@ async function main(): Promise<number> {
     const allOk = isOk(verified) && deadLetters === 0 && drain.drained && stopped.code === 0 && !stopped.forced;
     console.log('');
     console.log('Summary');
+    detail(`${'source store'.padEnd(20)} ${fromCeph ? 'Ceph RGW (scripts/ceph-rgw.ts)' : 'moto'}`);
     detail(
       `${'objects'.padEnd(20)} ${n(fill.objects.length)} (${[...kinds].map(([k, c]) => `${n(c)} ${k}`).join(', ')})`,
     );

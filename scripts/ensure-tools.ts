@@ -1,11 +1,12 @@
 // Makes sure the external tools the demo, the benchmarks and the tests run against are there: the
-// pinned rclone (scripts/rclone-pin.ts) and moto's server (installed with pip, or into a
-// private virtualenv where the system Python refuses pip installs). Where it cannot install, it says
+// pinned rclone (scripts/rclone-pin.ts), moto's server (installed with pip, or into a private virtualenv
+// where the system Python refuses pip installs) and the Ceph daemons scripts/ceph-rgw.ts runs (apt-get). Where it cannot install, it says
 // exactly what to run instead of letting a later step fail obscurely.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { CEPH_PACKAGES, missingCephBinaries } from './ceph-rgw.ts';
 import { ensurePinnedRclone } from './rclone-pin.ts';
 
 /** The moto release DESIGN.md's facts were verified with. */
@@ -109,4 +110,27 @@ export function ensureTools(say: Say): { rclone: string } {
   const rclone = ensurePinnedRclone(say).version;
   ensureMoto(say);
   return { rclone };
+}
+
+/** Makes the Ceph daemons the RGW stand-in (scripts/ceph-rgw.ts) runs available: apt-get as root, else instructions. */
+export function ensureCeph(say: Say): void {
+  if (missingCephBinaries().length === 0) return;
+  const install = `apt-get install -y --no-install-recommends ${CEPH_PACKAGES.join(' ')}`;
+  const instructions = `Install them with: sudo ${install}   (Debian/Ubuntu; Ceph 16 on Debian 12 is what the tests were verified with)`;
+  if (!isRoot() || !run('apt-get', ['--version'], 10_000).ok)
+    throw new Error(
+      `Ceph (${missingCephBinaries().join(', ')}) is missing and cannot be installed from here.\n${instructions}`,
+    );
+  say(`Ceph is missing (${missingCephBinaries().join(', ')}): running ${install}`);
+  const args = ['install', '-y', '--no-install-recommends', ...CEPH_PACKAGES];
+  let r = run('apt-get', args, 1_200_000);
+  if (!r.ok) {
+    run('apt-get', ['update'], 600_000);
+    r = run('apt-get', args, 1_200_000);
+  }
+  const still = missingCephBinaries();
+  if (!r.ok || still.length)
+    throw new Error(
+      `installing Ceph failed (still missing: ${still.join(', ') || 'none'}):\n${tail(r.output)}\n${instructions}`,
+    );
 }

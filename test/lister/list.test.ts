@@ -19,16 +19,23 @@ import { loadConfig } from '../../shared/config.ts';
 import { resolveSourceCredentials } from '../../shared/source-credentials.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from './helpers.ts';
+import { SOURCE_STORES, sourceSide, type SourceStoreName } from '../helpers/source-store.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 const stack = await startLocalStack();
 t.teardown(() => stack.stop());
 const { s3, sqs } = localClients(stack);
 let made = 0;
 
-async function bucketWith(keys: ReadonlyArray<{ key: string; body?: string }>): Promise<Resources> {
-  const resources = await createResources(stack, { name: `list${made}`, secrets: made++ === 0 });
-  await putObjects(s3, resources.sourceBucket, keys);
-  return resources;
+/** Resources whose source bucket (on `store`) holds `keys`; `source` is the client to list it with. */
+async function bucketWith(
+  keys: ReadonlyArray<{ key: string; body?: string }>,
+  store: SourceStoreName = 'moto',
+): Promise<Resources & { source: S3Client }> {
+  const created = await createResources(stack, { name: `list${made}`, secrets: made++ === 0 });
+  const side = await sourceSide(t, store, stack, created);
+  await putObjects(side.s3, side.res.sourceBucket, keys);
+  return { ...side.res, source: side.s3 };
 }
 
 function settings(r: Resources, overrides: Partial<ListJobSettings> = {}): ListJobSettings {
@@ -47,10 +54,13 @@ function settings(r: Resources, overrides: Partial<ListJobSettings> = {}): ListJ
   };
 }
 
-async function list(r: Resources, overrides: Partial<ListJobSettings> = {}) {
+async function list(r: Resources & { source?: S3Client }, overrides: Partial<ListJobSettings> = {}) {
   const store = new MemoryManifestStore();
   const s = settings(r, overrides);
-  const summary = await runListing({ source: s3, sender: new QueueSender(sqs, r.queueUrl), store, log: silentLog }, s);
+  const summary = await runListing(
+    { source: r.source ?? s3, sender: new QueueSender(sqs, r.queueUrl), store, log: silentLog },
+    s,
+  );
   const messages = parseAll(await drainQueue(sqs, r.queueUrl));
   return { summary, messages, manifest: await store.read(s.job) };
 }
@@ -80,28 +90,32 @@ const shapes: Record<string, string[]> = {
   odd: [...ODD, ...UNICODE, ...Array.from({ length: 60 }, (_, i) => `${UNICODE[i % UNICODE.length]}/${i}`)],
 };
 
-for (const [shape, keys] of Object.entries(shapes)) {
-  void t.test(`${shape} bucket: every key exactly once across ranges`, async (t) => {
-    const r = await bucketWith(keys.map((key) => ({ key, body: 'abc' })));
-    const { summary, messages, manifest } = await list(r);
-    t.same(sentKeys(messages), [...keys].sort(), 'each key sent once, none missing');
-    t.equal(summary.keys, keys.length);
-    t.equal(summary.bytes, keys.length * 3);
-    t.equal(summary.messages, messages.length);
-    t.ok(messages.every((m) => m.objects.length <= 20 && m.attempt === 1 && m.job === `job-${r.sourceBucket}`));
-    t.ok(
-      messages.every((m) => m.objects.every((o) => o.size === 3 && o.etag === '900150983cd24fb0d6963f7d28e17f72')),
-      'sizes and ETags travel with the keys',
-    );
-    if (shape !== 'odd') t.ok(summary.ranges > 1, `split into ${summary.ranges} ranges`);
-    t.ok(manifest?.finishedAt, 'manifest marks the job finished');
-    t.equal(
-      manifest?.ranges.reduce((n, range) => n + range.keys, 0),
-      keys.length,
-      'per-range totals add up',
-    );
-  });
-}
+for (const store of SOURCE_STORES)
+  for (const [shape, keys] of Object.entries(shapes)) {
+    void t.test(`${store} source, ${shape} bucket: every key exactly once across ranges`, async (t) => {
+      const r = await bucketWith(
+        keys.map((key) => ({ key, body: 'abc' })),
+        store,
+      );
+      const { summary, messages, manifest } = await list(r);
+      t.same(sentKeys(messages), [...keys].sort(), 'each key sent once, none missing');
+      t.equal(summary.keys, keys.length);
+      t.equal(summary.bytes, keys.length * 3);
+      t.equal(summary.messages, messages.length);
+      t.ok(messages.every((m) => m.objects.length <= 20 && m.attempt === 1 && m.job === `job-${r.sourceBucket}`));
+      t.ok(
+        messages.every((m) => m.objects.every((o) => o.size === 3 && o.etag === '900150983cd24fb0d6963f7d28e17f72')),
+        'sizes and ETags travel with the keys',
+      );
+      if (shape !== 'odd') t.ok(summary.ranges > 1, `split into ${summary.ranges} ranges`);
+      t.ok(manifest?.finishedAt, 'manifest marks the job finished');
+      t.equal(
+        manifest?.ranges.reduce((n, range) => n + range.keys, 0),
+        keys.length,
+        'per-range totals add up',
+      );
+    });
+  }
 
 void t.test('an empty bucket finishes with nothing sent', async (t) => {
   const r = await bucketWith([]);

@@ -1,4 +1,5 @@
 // Incremental mode and the operator commands against moto: verify (and --enqueue), status, redrive.
+// Incremental mode and verify run from each source store (moto, Ceph RGW); the destination is moto.
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -17,6 +18,8 @@ import {
   type BatchMessage,
 } from '../../shared/message.ts';
 import { drainQueue, parseAll, putObjects, sentKeys, silentLog } from './helpers.ts';
+import { SOURCE_STORES, sourceSide, type SourceSide } from '../helpers/source-store.ts';
+import type { Test } from 'tap';
 
 const stack = await startLocalStack();
 t.teardown(() => stack.stop());
@@ -25,10 +28,12 @@ let made = 0;
 const resources = (): Promise<Resources> => createResources(stack, { name: `ops${made}`, secrets: made++ === 0 });
 
 /** 50 source keys; at the destination (under copy/): 30 identical, 5 same size other bytes, 5 other size, 10 absent. */
-async function halfCopied(r: Resources): Promise<{ differing: string[] }> {
+async function halfCopied(t: Test, store: SourceSide['store']): Promise<{ differing: string[]; side: SourceSide }> {
+  const side = await sourceSide(t, store, stack, await resources());
+  const r = side.res;
   const keys = Array.from({ length: 50 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
   await putObjects(
-    s3,
+    side.s3,
     r.sourceBucket,
     keys.map((key) => ({ key, body: `body-${key}` })),
   );
@@ -40,7 +45,7 @@ async function halfCopied(r: Resources): Promise<{ differing: string[] }> {
     { key: 'elsewhere', body: 'x' },
   ];
   await putObjects(s3, r.destBucket, dest);
-  return { differing: keys.slice(30) };
+  return { differing: keys.slice(30), side };
 }
 
 function cli(
@@ -64,56 +69,64 @@ const sourceEnv = {
   RCLONE_MIGRATE_SOURCE_SECRET_ACCESS_KEY: 'test-secret-key',
 };
 
-void t.test('incremental mode sends only missing and different keys', async (t) => {
-  const r = await resources();
-  const { differing } = await halfCopied(r);
-  const summary = await runListing(
-    {
-      source: s3,
-      dest: s3,
-      sender: new QueueSender(sqs, r.queueUrl),
-      store: new MemoryManifestStore(),
-      log: silentLog,
-    },
-    {
-      job: 'inc',
-      sourceBucket: r.sourceBucket,
-      prefix: 'k/',
-      destBucket: r.destBucket,
-      destPrefix: 'copy/',
-      queueUrl: r.queueUrl,
-      limits: { count: 20, bytes: 1024 ** 3, messageBytes: SQS_MAX_MESSAGE_BYTES },
-      concurrency: 3,
-      pageSize: 7,
-      incremental: true,
-    },
-  );
-  t.equal(summary.keys, 20);
-  t.equal(summary.skipped, 30);
-  t.same(sentKeys(parseAll(await drainQueue(sqs, r.queueUrl))), differing);
-});
+for (const store of SOURCE_STORES)
+  void t.test(`${store} source: incremental mode sends only missing and different keys`, async (t) => {
+    const { differing, side } = await halfCopied(t, store);
+    const r = side.res;
+    const summary = await runListing(
+      {
+        source: side.s3,
+        dest: s3,
+        sender: new QueueSender(sqs, r.queueUrl),
+        store: new MemoryManifestStore(),
+        log: silentLog,
+      },
+      {
+        job: 'inc',
+        sourceBucket: r.sourceBucket,
+        prefix: 'k/',
+        destBucket: r.destBucket,
+        destPrefix: 'copy/',
+        queueUrl: r.queueUrl,
+        limits: { count: 20, bytes: 1024 ** 3, messageBytes: SQS_MAX_MESSAGE_BYTES },
+        concurrency: 3,
+        pageSize: 7,
+        incremental: true,
+      },
+    );
+    t.equal(summary.keys, 20);
+    t.equal(summary.skipped, 30);
+    t.same(sentKeys(parseAll(await drainQueue(sqs, r.queueUrl))), differing);
+  });
 
-void t.test('verify reports missing and different keys; --enqueue sends them', async (t) => {
-  const r = await resources();
-  const { differing } = await halfCopied(r);
-  const env = {
-    ...sourceEnv,
-    SOURCE_BUCKET: r.sourceBucket,
-    DEST_BUCKET: r.destBucket,
-    PREFIX: 'k/',
-    RCLONE_MIGRATE_DEST_PREFIX: 'copy/',
-    QUEUE_URL: r.queueUrl,
-  };
-  const text = await cli(['verify', '--page-size', '9'], env);
-  t.equal(text.code, 1, 'differences: exit code 1');
-  t.match(text.stdout, /checked 50 keys: 30 identical, 10 missing, 10 different/);
-  t.match(text.stdout, /different {3}"k\/30" {2}source 9 bytes, etag [0-9a-f]{32}, destination 9 bytes/);
-  const json = await cli(['verify', '--json', '--enqueue'], env);
-  t.equal(json.code, 0, 'all differences sent: exit code 0');
-  const report = JSON.parse(json.stdout) as VerifyReport;
-  t.match(report, { checked: 50, identical: 30, missing: 10, mismatched: 10, enqueued: 20 });
-  t.same(sentKeys(parseAll(await drainQueue(sqs, r.queueUrl))), differing);
-});
+for (const store of SOURCE_STORES)
+  void t.test(`${store} source: verify reports missing and different keys; --enqueue sends them`, async (t) => {
+    const { differing, side } = await halfCopied(t, store);
+    const r = side.res;
+    const env = {
+      ...(store === 'moto'
+        ? sourceEnv
+        : {
+            ...side.env,
+            RCLONE_MIGRATE_SOURCE_ENDPOINT: side.ceph?.endpoint ?? '',
+            RCLONE_MIGRATE_SOURCE_PROVIDER: 'Ceph',
+          }),
+      SOURCE_BUCKET: r.sourceBucket,
+      DEST_BUCKET: r.destBucket,
+      PREFIX: 'k/',
+      RCLONE_MIGRATE_DEST_PREFIX: 'copy/',
+      QUEUE_URL: r.queueUrl,
+    };
+    const text = await cli(['verify', '--page-size', '9'], env);
+    t.equal(text.code, 1, 'differences: exit code 1');
+    t.match(text.stdout, /checked 50 keys: 30 identical, 10 missing, 10 different/);
+    t.match(text.stdout, /different {3}"k\/30" {2}source 9 bytes, etag [0-9a-f]{32}, destination 9 bytes/);
+    const json = await cli(['verify', '--json', '--enqueue'], env);
+    t.equal(json.code, 0, 'all differences sent: exit code 0');
+    const report = JSON.parse(json.stdout) as VerifyReport;
+    t.match(report, { checked: 50, identical: 30, missing: 10, mismatched: 10, enqueued: 20 });
+    t.same(sentKeys(parseAll(await drainQueue(sqs, r.queueUrl))), differing);
+  });
 
 void t.test('status: listed totals, queue and dead-letter counts, progress', async (t) => {
   const r = await resources();
