@@ -2,7 +2,7 @@
 // and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
+import { CopyError } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
@@ -10,6 +10,7 @@ import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { AttributesRefused, sdkCopy } from './sdk-copy.ts';
 import type { SourceTags } from './source-tags.ts';
+import { classifySdkError, describeSdkError } from './sdk-errors.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -75,30 +76,12 @@ export async function copyObject(
       }
     }
   } catch (err) {
-    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
+    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, { ...where, store: err.store });
     if (err instanceof AttributesRefused) throw new CopyError('refused', err.message, where);
-    const kind = signal.aborted ? 'aborted' : classifySdkError(err);
+    const kind = signal.aborted ? 'aborted' : classifySdkError(err, 'copy');
     // a refusal names what was refused: S3's error code says it (MetadataTooLarge, InvalidTag, ...)
-    const text =
-      kind === 'refused' ? `S3 refused the object: ${(err as Error).name}: ${errorMessage(err)}` : errorMessage(err);
+    const text = kind === 'refused' ? `S3 refused the object: ${describeSdkError(err)}` : describeSdkError(err);
     throw new CopyError(kind, text, where);
   }
   return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
-}
-
-function classifySdkError(err: unknown): CopyFailureKind {
-  const e = err as { name?: string; code?: string };
-  const status = httpStatus(err);
-  if (status === undefined && looksUnreachable(`${e.code ?? ''} ${e.name ?? ''} ${errorMessage(err)}`)) {
-    return 'unreachable';
-  }
-  if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
-  // what S3 says when it refuses an object's attributes (the limits a pre-check does not know)
-  if (status === 400 && /^(MetadataTooLarge|InvalidTag|InvalidStorageClass|KMS\.|InvalidArgument)/.test(e.name ?? '')) {
-    return 'refused';
-  }
-  if (status === 401 || status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
-    return 'auth';
-  }
-  return 'copy';
 }

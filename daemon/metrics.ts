@@ -106,15 +106,22 @@ export function createMetrics() {
       help: '1 while the worker has stopped receiving because a store does not answer, else 0',
       registers: r,
     }),
+    storesUnavailable: new Gauge({
+      name: `${PREFIX}stores_unavailable`,
+      help: '1 while the worker has stopped receiving because a store is unavailable, by reason (unreachable: no answer; auth: our credentials refused), else 0',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
     outageProbes: new Counter({
       name: `${PREFIX}outage_probes_total`,
-      help: 'Probes of the stores while receiving is paused for an outage, by result (answered, unreachable)',
+      help: 'Probes of the stores while receiving is paused, by result (answered, unreachable, auth)',
       labelNames: ['result'] as const,
       registers: r,
     }),
     credentialRefreshes: new Counter({
       name: `${PREFIX}source_credential_refreshes_total`,
-      help: 'Times the source credentials were read again after an authentication error',
+      help: 'Times the source credentials were read again from Secrets Manager (after an authentication error, and at every probe while paused), by result (changed, unchanged, failed)',
+      labelNames: ['result'] as const,
       registers: r,
     }),
   };

@@ -21,6 +21,8 @@ export type MessageDeps = {
   onAuthError(): void;
   /** Called with a batch's outcomes once its copies are verified, before it is settled. */
   onOutcomes(outcomes: readonly KeyOutcome[], stores: Stores): void;
+  /** Called as each copy starts and ends (the worker watches for copies that stall). */
+  onCopy?(event: 'start' | 'end', stores: Stores): void;
 };
 
 export type Processed = { outcome: Settlement['outcome'] | 'malformed'; copied: number };
@@ -65,7 +67,9 @@ async function copyOne(
   firstDelivery: boolean,
 ): Promise<Copied | CopyError> {
   const started = performance.now();
+  const stores = { sourceBucket: message.source.bucket, destBucket: message.dest.bucket };
   deps.metrics.copiesInFlight.inc();
+  deps.onCopy?.('start', stores);
   try {
     const copied = await copyObject(deps.copier, message, object, signal, firstDelivery);
     deps.metrics.objectDuration.observe({ outcome: 'copied' }, (performance.now() - started) / 1000);
@@ -77,6 +81,7 @@ async function copyOne(
     return new CopyError(signal.aborted ? 'aborted' : 'copy', errorMessage(err), where);
   } finally {
     deps.metrics.copiesInFlight.dec();
+    deps.onCopy?.('end', stores);
   }
 }
 
@@ -95,9 +100,12 @@ async function verifyCopies(
     deps.metrics.objectsFailed.inc({ reason: error.kind });
     if (error.kind === 'auth') deps.onAuthError();
     if (error.kind !== 'aborted') {
-      log.warn({ bucket: message.source.bucket, key, kind: error.kind, err: error.message }, 'object copy failed');
+      log.warn(
+        { bucket: message.source.bucket, key, kind: error.kind, store: error.store, err: error.message },
+        'object copy failed',
+      );
     }
-    return { key, ok: false, kind: error.kind, error: error.message };
+    return { key, ok: false, kind: error.kind, error: error.message, store: error.store };
   };
   return copies.map((copy, i): KeyOutcome => {
     const key = message.objects[i]?.key ?? '';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { CopyError, errorMessage } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from './metrics.ts';
-import { classifyRcError, describeRcError, type CopyFileParams, type CorePidReply } from './rc-api.ts';
+import { classifyRcError, describeCopyFailure, type CopyFileParams, type CorePidReply } from './rc-api.ts';
 import { parentDeathWrapper, RcAbortError, RcloneChild, RcReplyError, RcTransportError } from './rclone-child.ts';
 import { childArgs, childEnv, DEST_REMOTE, SOURCE_REMOTE, type DestRemote, type SourceRemote } from './rclone-env.ts';
 
@@ -53,6 +53,8 @@ export type PoolOptions = {
   log: Logger;
   metrics?: Metrics;
   tuning?: Partial<PoolTuning>;
+  /** Connect and idle timeouts towards the stores (rclone-env.ts childArgs). */
+  timeouts?: { connectMs: number; idleMs: number };
 };
 
 export type CopyRequest = {
@@ -136,7 +138,12 @@ export class RclonePool {
     this.#source = options.source;
     this.#wrapper = parentDeathWrapper(options.baseEnv.PATH ?? '');
     // Fail at once on a bad flag or option, not in every child start.
-    childArgs({ transfersPerChild: options.transfersPerChild, flags: options.flags, baseEnv: options.baseEnv });
+    childArgs({
+      transfersPerChild: options.transfersPerChild,
+      flags: options.flags,
+      baseEnv: options.baseEnv,
+      timeouts: options.timeouts,
+    });
     childEnv({ source: options.source, dest: options.dest, baseEnv: options.baseEnv, rcUser: 'u', rcPass: 'p' });
     this.#slots = Array.from({ length: options.children }, (_, index) => ({
       index,
@@ -210,7 +217,9 @@ export class RclonePool {
           throw new CopyError('aborted', 'copy aborted', where);
         }
         if (err instanceof RcReplyError) {
-          throw new CopyError(classifyRcError(err.reply), `rclone copyfile: ${describeRcError(err.reply)}`, where);
+          const endpoints = { source: this.#source.endpoint, dest: this.#options.dest.endpoint };
+          const { store, text } = describeCopyFailure(err.reply, endpoints);
+          throw new CopyError(classifyRcError(err.reply), text, { ...where, store });
         }
         if (!(err instanceof RcTransportError)) throw new CopyError('copy', errorMessage(err), where);
         if (this.#stopping) throw new CopyError('aborted', 'the rclone pool is stopping', where);
@@ -304,7 +313,12 @@ export class RclonePool {
     return {
       binary: this.#options.binary,
       wrapper: this.#wrapper,
-      args: childArgs({ transfersPerChild: this.#options.transfersPerChild, flags: this.#options.flags, baseEnv }),
+      args: childArgs({
+        transfersPerChild: this.#options.transfersPerChild,
+        flags: this.#options.flags,
+        baseEnv,
+        timeouts: this.#options.timeouts,
+      }),
       env: childEnv({ source, dest, baseEnv, rcUser, rcPass }),
       rcUser,
       rcPass,

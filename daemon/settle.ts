@@ -1,6 +1,6 @@
 // What to do with a finished batch: a pure decision, carried out by the worker in order.
 // Sends come before the delete, so a crash between them duplicates work but never loses it.
-import type { CopyFailureKind } from '../shared/errors.ts';
+import type { CopyFailureKind, StoreSide } from '../shared/errors.ts';
 import {
   encodeDeadLetter,
   encodeMessage,
@@ -13,7 +13,7 @@ import {
 
 export type KeyOutcome =
   | { key: string; ok: true; bytes: number; path: 'rclone' | 'sdk' }
-  | { key: string; ok: false; kind: CopyFailureKind; error: string };
+  | { key: string; ok: false; kind: CopyFailureKind; error: string; store?: StoreSide };
 
 export type SettleStep =
   | { type: 'resend'; body: string; keys: number; delaySeconds: number }
@@ -49,7 +49,10 @@ export function decideSettlement(
   const errors = new Map(failed.map((f) => [f.key, f.error.slice(0, MAX_ERROR_CHARS)]));
   const objects = message.objects.filter((o) => errors.has(o.key));
   if (message.attempt >= policy.maxAttempts) {
-    const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, errors));
+    // A dead letter says the kind with each key's last error, so an operator can act without the logs.
+    const kinds = new Map(failed.map((f) => [f.key, f.kind]));
+    const described = new Map([...errors].map(([key, error]) => [key, `${kinds.get(key) ?? 'copy'}: ${error}`]));
+    const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, described));
     return {
       outcome: 'dead_lettered',
       steps: [...bodies.map((b) => ({ type: 'dead-letter' as const, ...b })), { type: 'delete' }],
@@ -75,13 +78,33 @@ function retryBody(message: BatchMessage, objects: BatchObject[], errors: Map<st
 function deadLetterBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {
   const letter: DeadLetter = {
     deadLetter: 1,
-    reason: `copy failed after ${message.attempt} attempt(s)`,
+    reason: deadLetterReason(
+      message.attempt,
+      objects.map((o) => errors.get(o.key) ?? ''),
+    ),
     job: message.job,
     attempt: message.attempt,
     failures: objects.map((o) => ({ key: o.key, error: errors.get(o.key) ?? '' })),
     original: encodeMessage({ ...message, attempt: 1, objects, lastErrors: undefined }),
   };
   return encodeDeadLetter(letter);
+}
+
+/** Longest reason: one line for `redrive` and `status`, the full errors are in `failures`. */
+const MAX_REASON_CHARS = 600;
+
+/**
+ * The reason of a dead letter: how many keys, after how many attempts, and each distinct last error
+ * (with its kind, e.g. `auth: SignatureDoesNotMatch from source https://…`) with how many keys had it.
+ * `errors` are the keys' last errors, each already prefixed with its kind.
+ */
+export function deadLetterReason(attempt: number, errors: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const e of errors) counts.set(e, (counts.get(e) ?? 0) + 1);
+  const parts = [...counts].map(([error, n]) => (counts.size > 1 || n > 1 ? `${error} (${n} keys)` : error));
+  const head = `${errors.length} key(s) failed after ${attempt} attempt(s): `;
+  const text = head + parts.join('; ');
+  return text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS - 1)}…`;
 }
 
 /** Splits objects into as few bodies as fit SQS's size limit (halving where one does not fit). */

@@ -1,13 +1,33 @@
 // The source's credentials as the worker holds them: read once at start, read again when the
-// source answers with an authentication error (rotated keys), at most once a minute.
+// source answers with an authentication error (rotated keys), at most once a minute, and at every
+// probe while receiving is paused (a fixed secret is then picked up without a restart).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { sourceS3Client, type SourceCredentials } from '../shared/aws.ts';
+import { sourceS3Client, storeTimeouts, type SourceCredentials } from '../shared/aws.ts';
 import type { Config } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { resolveSourceCredentials } from '../shared/source-credentials.ts';
+import { resolveSourceCredentials, sourceSecretNames } from '../shared/source-credentials.ts';
 
 export const REFRESH_INTERVAL_MS = 60_000;
+
+/** What a re-read found: a metric label. */
+export type RefreshResult = 'changed' | 'unchanged' | 'failed';
+
+export type RefreshOptions = {
+  /** Read even if the last read was under a minute ago (a probe while paused). */
+  force?: boolean;
+  now?: number;
+};
+
+export type SourceAccessInit = {
+  config: Config;
+  log: Logger;
+  /** Called with new credentials; awaited, so a probe that follows uses them everywhere. */
+  onChange: (creds: SourceCredentials) => Promise<void>;
+  maxSockets: number;
+  /** Called after every re-read, with what it found (the refresh metric). */
+  onRefreshed?: (result: RefreshResult) => void;
+};
 
 export class SourceAccess {
   #creds: SourceCredentials;
@@ -18,29 +38,20 @@ export class SourceAccess {
   readonly #log: Logger;
   readonly #onChange: (creds: SourceCredentials) => Promise<void>;
   readonly #maxSockets: number;
+  readonly #onRefreshed: (result: RefreshResult) => void;
 
-  private constructor(
-    config: Config,
-    creds: SourceCredentials,
-    log: Logger,
-    onChange: (creds: SourceCredentials) => Promise<void>,
-    maxSockets: number,
-  ) {
-    this.#config = config;
+  private constructor(init: SourceAccessInit, creds: SourceCredentials) {
+    this.#config = init.config;
     this.#creds = creds;
-    this.#log = log;
-    this.#onChange = onChange;
-    this.#maxSockets = maxSockets;
+    this.#log = init.log;
+    this.#onChange = init.onChange;
+    this.#maxSockets = init.maxSockets;
+    this.#onRefreshed = init.onRefreshed ?? (() => undefined);
     this.#client = this.#build(creds);
   }
 
-  static async open(
-    config: Config,
-    log: Logger,
-    onChange: (creds: SourceCredentials) => Promise<void>,
-    maxSockets: number,
-  ): Promise<SourceAccess> {
-    return new SourceAccess(config, await resolveSourceCredentials(config), log, onChange, maxSockets);
+  static async open(init: SourceAccessInit): Promise<SourceAccess> {
+    return new SourceAccess(init, await resolveSourceCredentials(init.config));
   }
 
   #build(creds: SourceCredentials): S3Client {
@@ -48,6 +59,7 @@ export class SourceAccess {
       region: this.#config.source.region,
       forcePathStyle: this.#config.source.forcePathStyle,
       maxSockets: this.#maxSockets,
+      timeouts: storeTimeouts(this.#config),
     });
   }
 
@@ -59,10 +71,14 @@ export class SourceAccess {
     return this.#client;
   }
 
-  /** Reads the secrets again after an auth error; tells the pool if they changed. */
-  async refresh(now = Date.now()): Promise<void> {
+  /**
+   * Reads the secrets again (after an auth error, or at a probe with `force`); when they changed,
+   * rebuilds the SDK client and waits for the pool to restart its children with them.
+   */
+  async refresh(options: RefreshOptions = {}): Promise<void> {
+    const now = options.now ?? Date.now();
     if (this.#refreshing) return this.#refreshing;
-    if (now - this.#lastRefresh < REFRESH_INTERVAL_MS) return;
+    if (!options.force && now - this.#lastRefresh < REFRESH_INTERVAL_MS) return;
     this.#lastRefresh = now;
     this.#refreshing = (async () => {
       try {
@@ -71,13 +87,20 @@ export class SourceAccess {
           next.endpoint !== this.#creds.endpoint ||
           next.accessKeyId !== this.#creds.accessKeyId ||
           next.secretAccessKey !== this.#creds.secretAccessKey;
-        this.#log.info({ changed }, 'source credentials read again after an authentication error');
+        this.#log.info(
+          { changed, secrets: sourceSecretNames(this.#config) },
+          options.force
+            ? 'source credentials read again for a probe'
+            : 'source credentials read again after an authentication error',
+        );
+        this.#onRefreshed(changed ? 'changed' : 'unchanged');
         if (!changed) return;
         this.#creds = next;
         this.#client.destroy();
         this.#client = this.#build(next);
         await this.#onChange(next);
       } catch (err) {
+        this.#onRefreshed('failed');
         this.#log.error({ err: errorMessage(err) }, 'reading the source credentials again failed');
       } finally {
         this.#refreshing = undefined;

@@ -5,6 +5,7 @@
 // with the source as it is now.
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage, httpStatus } from '../shared/errors.ts';
+import { classifySdkError, describeSdkError } from './sdk-errors.ts';
 import { bareEtag, compareKeys, commonPrefix, PAST } from '../shared/key-order.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { BatchMessage } from '../shared/message.ts';
@@ -53,6 +54,7 @@ export class BatchVerifier {
   readonly #compareEtag: boolean;
   readonly #metrics: Metrics;
   readonly #log: Logger;
+  readonly #endpoint: string;
   /** Destination buckets where a HEAD showed SSE-KMS: their ETags are no MD5s. */
   readonly #kmsBuckets = new Set<string>();
   /** Destination buckets that refused a listing: verified by HEAD from then on. */
@@ -65,7 +67,10 @@ export class BatchVerifier {
     compareEtag: boolean;
     metrics: Metrics;
     log: Logger;
+    /** The destination's endpoint, for error messages (empty: Amazon S3). */
+    endpoint?: string;
   }) {
+    this.#endpoint = init.endpoint || 'Amazon S3';
     this.#dest = init.dest;
     this.#source = init.source;
     this.#by = init.by;
@@ -85,6 +90,18 @@ export class BatchVerifier {
             signal,
           )
         : new Map<string, Listed>();
+    // The destination did not answer the listing: HEADs would only wait out the same timeouts.
+    if (listed instanceof CopyError) {
+      return copies.map(
+        (copy) =>
+          new CopyError(listed.kind, listed.message, {
+            bucket,
+            key: copy.target,
+            attempt: message.attempt,
+            store: 'destination',
+          }),
+      );
+    }
     return Promise.all(
       copies.map(async (copy): Promise<Verified> => {
         try {
@@ -95,10 +112,11 @@ export class BatchVerifier {
           return await this.#byHead(message, copy, signal);
         } catch (err) {
           if (err instanceof CopyError) return err;
-          const where = { bucket, key: copy.target, attempt: message.attempt };
+          // No answer from a store is an outage (the gate pauses receiving), not a failed verification.
+          const where = { bucket, key: copy.target, attempt: message.attempt, store: 'destination' as const };
           return new CopyError(
-            signal.aborted ? 'aborted' : 'verify',
-            `verification failed: ${errorMessage(err)}`,
+            signal.aborted ? 'aborted' : classifySdkError(err, 'verify'),
+            `verification failed at the destination ${this.#endpoint}: ${describeSdkError(err)}`,
             where,
           );
         }
@@ -107,7 +125,7 @@ export class BatchVerifier {
   }
 
   /** The destination's entries for `keys`, from at most MAX_PAGES short pages; absent keys are left out. */
-  async #list(bucket: string, keys: string[], signal: AbortSignal): Promise<Map<string, Listed>> {
+  async #list(bucket: string, keys: string[], signal: AbortSignal): Promise<Map<string, Listed> | CopyError> {
     const found = new Map<string, Listed>();
     const wanted = new Set(keys);
     const range = listRange(keys);
@@ -136,6 +154,13 @@ export class BatchVerifier {
       }
     } catch (err) {
       if (signal.aborted) return found;
+      if (classifySdkError(err, 'verify') === 'unreachable') {
+        return new CopyError(
+          'unreachable',
+          `verification failed: no answer from the destination ${this.#endpoint}: ${describeSdkError(err)}`,
+          { bucket, key: keys[0] ?? '', attempt: 0, store: 'destination' },
+        );
+      }
       const status = httpStatus(err);
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
         // Refused (403), or not understood (an S3 Express directory bucket takes no StartAfter):
@@ -177,7 +202,18 @@ export class BatchVerifier {
   }
 
   async #sourceNow(message: BatchMessage, key: string, signal: AbortSignal): Promise<ObjectFacts> {
-    const current = await headObject(this.#source(), message.source.bucket, key, signal);
+    const where = { bucket: message.source.bucket, key, attempt: message.attempt, store: 'source' as const };
+    let current: ObjectFacts | undefined;
+    try {
+      current = await headObject(this.#source(), message.source.bucket, key, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new CopyError(
+        classifySdkError(err, 'verify'),
+        `verification HEAD at the source: ${describeSdkError(err)}`,
+        where,
+      );
+    }
     if (current) return current;
     throw new CopyError('not_found', 'the source object no longer exists', {
       bucket: message.source.bucket,

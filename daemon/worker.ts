@@ -1,7 +1,7 @@
 // The worker daemon: receives batches while there is room, runs each through processMessage,
 // keeps them invisible while they run, and drains cleanly on shutdown.
 import type { Config } from '../shared/config.ts';
-import { destEndpoint, destS3Client, sqsClient } from '../shared/aws.ts';
+import { destEndpoint, destS3Client, sqsClient, storeTimeouts } from '../shared/aws.ts';
 import { ConfigError, errorMessage } from '../shared/errors.ts';
 import { requireSupportedRclone } from '../shared/rclone-version.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -11,7 +11,14 @@ import { health, type Health } from './health.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { startStatusServer, type StatusServer } from './http-server.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { OutageGate, probeStore, type Stores } from './outage.ts';
+import {
+  OutageGate,
+  probeStore,
+  UNAVAILABILITIES,
+  type ProbeFailure,
+  type Stores,
+  type Unavailability,
+} from './outage.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl } from '../shared/dead-letter-url.ts';
 import { WorkQueue, type ReceivedMessage } from './queue.ts';
@@ -22,6 +29,8 @@ import { SourceTags } from './source-tags.ts';
 import type { StatusSample } from './status-line.ts';
 import { BatchVerifier } from './verify-batch.ts';
 import type { SourceCredentials } from '../shared/aws.ts';
+import type { StoreSide } from '../shared/errors.ts';
+import { sourceSecretNames } from '../shared/source-credentials.ts';
 
 /** Told when the worker starts and stops having work (scale-in protection, systemd status). */
 export type ActivityListener = { busy(): void; idle(): void };
@@ -62,6 +71,14 @@ export class Worker {
   readonly #copyAbort = new AbortController();
   readonly #listeners: ActivityListener[] = [];
   readonly #outage: OutageGate;
+  /** Cuts the copies in flight when a probe finds their store gone (they are handed back, not failed). */
+  #outageAbort = new AbortController();
+  /** Copies running, and when one last started from idle or ended: a stalled store shows as no change. */
+  #copiesRunning = 0;
+  #lastCopyChange = Date.now();
+  #stallStores: Stores | undefined;
+  #stallProbing = false;
+  #stallTimer: NodeJS.Timeout | undefined;
   #server: StatusServer | undefined;
   #stopping = false;
   #sqsFailingSince: number | undefined;
@@ -93,6 +110,7 @@ export class Worker {
         region: init.config.dest.region,
         endpoint: destEndpoint(init.config.dest.endpoint),
         maxSockets: capacity * 2,
+        timeouts: storeTimeouts(init.config),
       }),
       partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
       verifyEtag: init.config.worker.verifyEtag,
@@ -110,13 +128,20 @@ export class Worker {
         compareEtag: init.config.worker.verifyEtag,
         metrics: init.metrics,
         log: init.log,
+        endpoint: destEndpoint(init.config.dest.endpoint),
       }),
       metrics: init.metrics,
       log: init.log,
       retry: { maxAttempts: init.config.worker.maxAttempts, retryDelaySeconds: init.config.worker.retryDelaySeconds },
       onAuthError: () => void init.source.refresh(),
       onOutcomes: (outcomes, stores) => this.#noteOutcomes(outcomes, stores),
+      onCopy: (event, stores) => this.#noteCopy(event, stores),
     };
+    const idleMs = init.config.worker.storeIdleTimeoutSeconds * 1000;
+    // Stalled for one idle timeout, checked four times as often, a probe bounded by connect + idle:
+    // a silent store is seen within 30 s with the defaults (10 + 2.5 + 15 s at worst).
+    this.#stallTimer = setInterval(() => void this.#checkStall(idleMs), Math.max(1000, idleMs / 4));
+    this.#stallTimer.unref();
   }
 
   /** Reads credentials, finds the queues, starts the rclone children and the status server. */
@@ -135,13 +160,14 @@ export class Worker {
       metrics,
     });
     const capacity = config.rclone.children * config.rclone.transfersPerChild;
-    const source = await SourceAccess.open(
+    const source = await SourceAccess.open({
       config,
       log,
       // Called only after a refresh, long after the pool below exists.
-      async (creds) => pool.updateSource(sourceRemote(config, creds)),
-      capacity * 2,
-    );
+      onChange: async (creds) => pool.updateSource(sourceRemote(config, creds)),
+      maxSockets: capacity * 2,
+      onRefreshed: (result) => metrics.credentialRefreshes.inc({ result }),
+    });
     const pool = new RclonePool({
       binary: config.rclone.binary,
       children: config.rclone.children,
@@ -158,6 +184,7 @@ export class Worker {
       baseEnv: process.env,
       log: log.child({ component: 'rclone' }),
       metrics,
+      timeouts: storeTimeouts(config),
     });
     await pool.start();
     const worker = new Worker({ config, log, metrics, pool, source, queue });
@@ -209,7 +236,7 @@ export class Worker {
       children: stats.total,
       messagesInFlight: this.#inFlight.size,
       objectsCopied: this.#copied,
-      storesUnreachableSince: this.#outage.since,
+      paused: this.#outage.pause,
     };
   }
 
@@ -292,7 +319,8 @@ export class Worker {
     if (this.#inFlight.size === 0) for (const l of this.#listeners) l.busy();
     this.metrics.messagesReceived.inc();
     this.#heartbeat.add(message.receiptHandle);
-    const work = processMessage(this.#deps, message, this.#copyAbort.signal)
+    const signal = AbortSignal.any([this.#copyAbort.signal, this.#outageAbort.signal]);
+    const work = processMessage(this.#deps, message, signal)
       .then((result) => {
         if (result.outcome !== 'released') this.#copied += result.copied;
       })
@@ -312,43 +340,144 @@ export class Worker {
     this.metrics.messagesInFlight.set(this.#inFlight.size);
   }
 
-  /** A batch whose every key found a store not answering pauses receiving; a copy made resumes it. */
+  /** A batch whose every key found a store unavailable pauses receiving; a copy made resumes it. */
   #noteOutcomes(outcomes: readonly KeyOutcome[], stores: Stores): void {
     const change = this.#outage.afterBatch(outcomes, stores, Date.now());
-    if (change === 'opened') {
-      this.metrics.storesUnreachable.set(1);
-      const first = outcomes.find((o) => !o.ok);
-      this.#log.error(
-        {
-          ...stores,
-          err: first && !first.ok ? first.error : undefined,
-          probeInMs: this.#outage.waitMs(Date.now()),
-        },
-        'a store does not answer: receiving paused until it does',
+    const pause = this.#outage.pause;
+    if (change === 'opened' && pause) {
+      this.#showPause(pause.reason);
+      // The error line naming the store follows the first probe, due at once (#waitOutOutage).
+      this.#log.warn(
+        { reason: pause.reason, store: pause.store, ...stores, err: pause.error },
+        'a batch found a store unavailable: receiving paused, probing the stores',
       );
     } else if (change === 'closed') {
-      this.metrics.storesUnreachable.set(0);
+      this.#showPause(undefined);
       this.#log.info('copies succeed again: receiving resumed');
     }
   }
 
-  /** While a store does not answer: nothing received; both stores probed when a probe is due. */
+  #noteCopy(event: 'start' | 'end', stores: Stores): void {
+    if (event === 'start' && this.#copiesRunning === 0) this.#lastCopyChange = Date.now();
+    if (event === 'end') this.#lastCopyChange = Date.now();
+    this.#copiesRunning += event === 'start' ? 1 : -1;
+    this.#stallStores = stores;
+  }
+
+  /**
+   * Copies in flight and none ended for `stallMs`: a store may have stopped answering without
+   * refusing anything, which rclone's own retries of a silent GET take several idle timeouts to
+   * give up on. The stores are probed now; one that does not answer pauses receiving at once and the
+   * copies in flight are cut and handed back (visibility 0), to be copied once the store answers.
+   */
+  async #checkStall(stallMs: number): Promise<void> {
+    const stores = this.#stallStores;
+    if (this.#stopping || this.#outage.open || this.#stallProbing || !stores || this.#copiesRunning === 0) return;
+    if (Date.now() - this.#lastCopyChange < stallMs) return;
+    this.#stallProbing = true;
+    try {
+      const failure = await this.#probe(stores);
+      if (this.#stopping) return;
+      if (!failure) {
+        // Both answer: long copies, not a silent store. Ask again after another stall period.
+        this.#lastCopyChange = Date.now();
+        return;
+      }
+      if (!this.#outage.openedByProbe(failure, stores, Date.now())) return;
+      this.#showPause(failure.reason);
+      this.#log.error(
+        {
+          reason: failure.reason,
+          ...this.#describeStore(failure.store, stores),
+          err: failure.error,
+          copiesCut: this.#copiesRunning,
+          stalledSeconds: Math.round((Date.now() - this.#lastCopyChange) / 1000),
+        },
+        `copies stalled and the ${failure.store} ${failure.reason === 'auth' ? 'refuses our credentials' : 'does not answer'}: ` +
+          'receiving paused, copies in flight handed back',
+      );
+      this.#outageAbort.abort();
+      this.#outageAbort = new AbortController();
+    } finally {
+      this.#stallProbing = false;
+    }
+  }
+
+  /**
+   * Probes the source, then the destination, each bounded by one connect and idle timeout (the
+   * SDK's own retries of a silent store would take three). Returns the first store found wanting.
+   */
+  async #probe(stores: Stores): Promise<(ProbeFailure & { store: StoreSide }) | undefined> {
+    const boundMs =
+      (this.#config.worker.storeConnectTimeoutSeconds + this.#config.worker.storeIdleTimeoutSeconds) * 1000;
+    const signal = () => AbortSignal.any([this.#pollAbort.signal, AbortSignal.timeout(boundMs)]);
+    const sourceDown = await probeStore(this.#source.client(), stores.sourceBucket, signal());
+    if (sourceDown) return { store: 'source', ...sourceDown };
+    const destDown = await probeStore(this.#deps.copier.dest, stores.destBucket, signal());
+    return destDown ? { store: 'destination', ...destDown } : undefined;
+  }
+
+  /** The gauges: which reason, if any, has receiving paused. */
+  #showPause(reason: Unavailability | undefined): void {
+    for (const r of UNAVAILABILITIES) this.metrics.storesUnavailable.set({ reason: r }, r === reason ? 1 : 0);
+    this.metrics.storesUnreachable.set(reason === 'unreachable' ? 1 : 0);
+  }
+
+  /** Where a store is, for the one error line an operator acts on (secret names, never values). */
+  #describeStore(store: StoreSide, stores: Stores): Record<string, unknown> {
+    if (store === 'source') {
+      return {
+        store,
+        endpoint: this.#source.credentials.endpoint,
+        bucket: stores.sourceBucket,
+        secrets: sourceSecretNames(this.#config),
+      };
+    }
+    return {
+      store,
+      endpoint: destEndpoint(this.#config.dest.endpoint) || 'Amazon S3 (default endpoint)',
+      bucket: stores.destBucket,
+      region: this.#config.dest.region || undefined,
+    };
+  }
+
+  /**
+   * While a store is unavailable: nothing received; when a probe is due, the source secrets are read
+   * again (a corrected secret restarts the rclone children with it) and both stores are probed.
+   */
   async #waitOutOutage(): Promise<void> {
     await this.#pause(this.#outage.waitMs(Date.now()));
     const stores = this.#outage.stores;
     if (this.#stopping || !stores) return;
-    const signal = this.#pollAbort.signal;
-    const sourceDown = await probeStore(this.#source.client(), stores.sourceBucket, signal);
-    const destDown = sourceDown ? undefined : await probeStore(this.#deps.copier.dest, stores.destBucket, signal);
+    await this.#source.refresh({ force: true });
     if (this.#stopping) return;
-    const failure = sourceDown ? `source: ${sourceDown}` : destDown ? `destination: ${destDown}` : undefined;
-    const pausedMs = Date.now() - (this.#outage.since ?? Date.now());
-    this.metrics.outageProbes.inc({ result: failure ? 'unreachable' : 'answered' });
-    this.#outage.probed(failure === undefined, Date.now());
+    const failure = await this.#probe(stores);
+    if (this.#stopping) return;
+    const before = this.#outage.pause;
+    const pausedMs = Date.now() - (before?.since ?? Date.now());
+    this.metrics.outageProbes.inc({ result: failure ? failure.reason : 'answered' });
+    this.#outage.probed(failure, Date.now());
     if (failure) {
-      this.#log.warn({ err: failure, retryInMs: this.#outage.waitMs(Date.now()) }, 'stores still not answering');
+      this.#showPause(failure.reason);
+      const detail = {
+        reason: failure.reason,
+        ...this.#describeStore(failure.store, stores),
+        err: failure.error,
+        retryInMs: this.#outage.waitMs(Date.now()),
+      };
+      const changed = before?.probes === 0 || before?.reason !== failure.reason || before.store !== failure.store;
+      if (changed) {
+        this.#log.error(
+          detail,
+          failure.reason === 'auth'
+            ? `the ${failure.store} refuses our credentials: receiving paused until a probe is accepted`
+            : `the ${failure.store} does not answer: receiving paused until it does`,
+        );
+      } else {
+        this.#log.warn(detail, `the ${failure.store} is still unavailable`);
+      }
     } else {
-      this.metrics.storesUnreachable.set(0);
+      this.#showPause(undefined);
       this.#log.info({ pausedSeconds: Math.round(pausedMs / 1000) }, 'stores answer again: receiving resumed');
     }
   }

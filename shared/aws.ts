@@ -14,12 +14,32 @@ export type SourceCredentials = {
   secretAccessKey: string;
 };
 
+/**
+ * How long a store may take to accept a connection, and stay silent on an open one, before the SDK
+ * gives up on the request (and its retry strategy tries again: three attempts in all by default).
+ * A store that stops answering must be seen as unreachable within about 30 s (see the worker's
+ * outage gate), and without an idle limit a black-holed connection holds a copy (and its message)
+ * forever: Node sets none.
+ */
+export type StoreTimeouts = { connectMs: number; idleMs: number };
+
+export function storeTimeouts(config: {
+  worker: { storeConnectTimeoutSeconds: number; storeIdleTimeoutSeconds: number };
+}): StoreTimeouts {
+  return {
+    connectMs: config.worker.storeConnectTimeoutSeconds * 1000,
+    idleMs: config.worker.storeIdleTimeoutSeconds * 1000,
+  };
+}
+
 /** Shared connection pools: the defaults (50 sockets) throttle a copier running dozens of copies. */
-function handler(maxSockets: number): NodeHttpHandler {
+function handler(maxSockets: number, timeouts?: StoreTimeouts): NodeHttpHandler {
   return new NodeHttpHandler({
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new Agent({ keepAlive: true, maxSockets }),
-    connectionTimeout: 10_000,
+    connectionTimeout: timeouts?.connectMs ?? 10_000,
+    // An idle limit (smithy's socketTimeout; requestTimeout would bound a whole multi-GB transfer).
+    ...(timeouts?.idleMs ? { socketTimeout: timeouts.idleMs } : {}),
   });
 }
 
@@ -38,25 +58,30 @@ export function autoScalingClient(regionName?: string): AutoScalingClient {
 }
 
 /** The destination (Amazon S3, or the local stack): default credential chain. */
-export function destS3Client(options: { region?: string; endpoint?: string; maxSockets?: number }): S3Client {
+export function destS3Client(options: {
+  region?: string;
+  endpoint?: string;
+  maxSockets?: number;
+  timeouts?: StoreTimeouts;
+}): S3Client {
   return new S3Client({
     region: region(options.region),
     ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
-    requestHandler: handler(options.maxSockets ?? 128),
+    requestHandler: handler(options.maxSockets ?? 128, options.timeouts),
   });
 }
 
 /** The source (any S3-compatible store): explicit endpoint and keys. */
 export function sourceS3Client(
   creds: SourceCredentials,
-  options: { region: string; forcePathStyle: boolean; maxSockets?: number },
+  options: { region: string; forcePathStyle: boolean; maxSockets?: number; timeouts?: StoreTimeouts },
 ): S3Client {
   return new S3Client({
     region: options.region,
     endpoint: creds.endpoint,
     forcePathStyle: options.forcePathStyle,
     credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
-    requestHandler: handler(options.maxSockets ?? 128),
+    requestHandler: handler(options.maxSockets ?? 128, options.timeouts),
   });
 }
 

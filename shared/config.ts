@@ -293,11 +293,25 @@ const schema = {
       arg: 'drain-seconds',
     },
     outageProbeSeconds: {
-      doc: 'When a batch finds a store not answering, receiving stops and the stores are probed after this many seconds, then at doubling intervals up to 5 minutes',
+      doc: 'When a batch finds a store not answering or refusing our credentials, receiving stops and the stores are probed at once, then after this many seconds, then at doubling intervals up to 5 minutes (the source secrets are read again at every probe)',
       format: 'positive-int',
       default: 15,
       env: 'RCLONE_MIGRATE_OUTAGE_PROBE_SECONDS',
       arg: 'outage-probe-seconds',
+    },
+    storeConnectTimeoutSeconds: {
+      doc: 'How long a store may take to accept a connection before the attempt is abandoned, in seconds (rclone --contimeout and the SDK clients of both stores)',
+      format: 'positive-int',
+      default: 5,
+      env: 'RCLONE_MIGRATE_STORE_CONNECT_TIMEOUT_SECONDS',
+      arg: 'store-connect-timeout-seconds',
+    },
+    storeIdleTimeoutSeconds: {
+      doc: 'How long a connection to a store may stay silent before the request is cut and retried, in seconds (rclone --timeout and the SDK clients of both stores); while copies are in flight and none has ended for twice this long, the stores are probed, and one that does not answer pauses receiving',
+      format: 'positive-int',
+      default: 10,
+      env: 'RCLONE_MIGRATE_STORE_IDLE_TIMEOUT_SECONDS',
+      arg: 'store-idle-timeout-seconds',
     },
     verifyBy: {
       doc: 'How copies are checked at the destination: list (one ListObjectsV2 per batch, a HEAD only where the listing cannot tell) or head (a HEAD per object)',
@@ -603,6 +617,8 @@ export type Config = {
     retryDelaySeconds: number;
     drainSeconds: number;
     outageProbeSeconds: number;
+    storeConnectTimeoutSeconds: number;
+    storeIdleTimeoutSeconds: number;
     verifyBy: 'list' | 'head';
     verifyEtag: boolean;
     copyPath: 'sdk' | 'rclone';

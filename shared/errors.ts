@@ -18,14 +18,23 @@ export class CopyError extends Error {
   readonly attempt: number;
   /** Why, in a word that metrics can use as a bounded label. */
   readonly kind: CopyFailureKind;
-  constructor(kind: CopyFailureKind, message: string, where: { bucket: string; key: string; attempt: number }) {
+  /** The store that failed, where the error shows it. */
+  readonly store: StoreSide | undefined;
+  constructor(
+    kind: CopyFailureKind,
+    message: string,
+    where: { bucket: string; key: string; attempt: number; store?: StoreSide },
+  ) {
     super(message);
     this.kind = kind;
     this.bucket = where.bucket;
     this.key = where.key;
     this.attempt = where.attempt;
+    this.store = where.store;
   }
 }
+
+export type StoreSide = 'source' | 'destination';
 
 export type CopyFailureKind =
   | 'not_found' // the source object is gone
@@ -51,8 +60,20 @@ export function errorMessage(err: unknown): string {
  * opposed to answering with an error.
  */
 const UNREACHABLE =
-  /\b(dial tcp|connection refused|no such host|network is unreachable|no route to host|i\/o timeout|connection reset by peer|TLS handshake timeout|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET)\b/;
+  /\b(dial tcp|connection refused|no such host|network is unreachable|no route to host|i\/o timeout|connection reset by peer|TLS handshake timeout|timeout awaiting response headers|context deadline exceeded|unexpected EOF|broken pipe|socket hang up|TimeoutError|timed out|no activity for|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ECONNABORTED|EPIPE)\b/;
 
 export function looksUnreachable(text: string): boolean {
   return UNREACHABLE.test(text);
+}
+
+/**
+ * S3 error codes that say the store did not accept who we are (a wrong or unknown key, an expired
+ * token), as opposed to AccessDenied, which a store answers after it authenticated the request (a
+ * policy or ACL refusing one object or action).
+ */
+const CREDENTIAL_CODES =
+  /\b(InvalidAccessKeyId|SignatureDoesNotMatch|InvalidToken|ExpiredToken|TokenRefreshRequired|InvalidClientTokenId|AuthorizationHeaderMalformed|NoCredentialProviders|UnrecognizedClientException)\b/;
+
+export function credentialCode(text: string): string | undefined {
+  return CREDENTIAL_CODES.exec(text)?.[1];
 }

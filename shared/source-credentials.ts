@@ -27,6 +27,12 @@ export function missingSourceFields(config: Config): Field[] {
   return (Object.keys(given) as Field[]).filter((f) => given[f] === '');
 }
 
+/** The Secrets Manager names the source credentials are read from (none when config gives them all). */
+export function sourceSecretNames(config: Config): string[] {
+  const names = secretNames(config);
+  return missingSourceFields(config).map((field) => names[field].name);
+}
+
 /**
  * Resolves the source credentials: each field from config when set, otherwise from its secret.
  * Throws ConfigError naming the secret (never its value) when one is missing, empty or refused; a

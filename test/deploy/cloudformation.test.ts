@@ -310,6 +310,31 @@ void t.test('dashboard and dead-letter alarm', async (t) => {
     .map((m) => m[1] as string);
   t.ok(custom.length >= 2);
   for (const name of custom) t.ok(published.has(name), `${name} is a metric the worker exposes`);
+  // A paused fleet alarms, per reason: the CloudWatch agent must publish the gauge with its reason label.
+  t.match(props('StoresUnreachableAlarm'), { MetricName: 'rclone_migrate_stores_unreachable', Threshold: 0 });
+  t.match(props('StoresRefuseCredentialsAlarm'), {
+    MetricName: 'rclone_migrate_stores_unavailable',
+    Dimensions: [{ Name: 'job' }, { Name: 'reason', Value: 'auth' }],
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: 0,
+  });
+  for (const alarm of ['StoresUnreachableAlarm', 'StoresRefuseCredentialsAlarm']) {
+    t.ok(published.has(props(alarm).MetricName as string), `${alarm}: a metric the worker exposes`);
+  }
+  type Declaration = { dimensions: string[][]; metric_selectors: string[] };
+  const emf = (
+    JSON.parse(heredoc(userData(), 'CWAGENT')) as {
+      logs: { metrics_collected: { prometheus: { emf_processor: { metric_declaration: Declaration[] } } } };
+    }
+  ).logs.metrics_collected.prometheus.emf_processor.metric_declaration;
+  t.ok(
+    emf.some(
+      (d) =>
+        d.metric_selectors.includes('^rclone_migrate_stores_unavailable$') &&
+        d.dimensions.some((dims) => dims.includes('reason')),
+    ),
+    'the agent publishes stores_unavailable by reason',
+  );
   t.match(props('DeadLetterAlarm'), {
     MetricName: 'ApproximateNumberOfMessagesVisible',
     Dimensions: [{ Value: { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] } }],

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { ConfigError } from '../../shared/errors.ts';
 import { childArgs, childEnv, KEY_ENCODING, type DestRemote, type SourceRemote } from '../../daemon/rclone-env.ts';
-import { classifyRcError, describeRcError } from '../../daemon/rc-api.ts';
+import { classifyRcError, describeCopyFailure, describeRcError, rcErrorStore } from '../../daemon/rc-api.ts';
 import { backoffMs, DEFAULT_TUNING } from '../../daemon/rclone-pool.ts';
 
 const source: SourceRemote = {
@@ -103,6 +103,16 @@ void t.test('arguments: no secret, CA bundle as --ca-cert, forbidden flags refus
   t.ok(args.includes('--transfers=6'));
   t.ok(args.includes('--ca-cert=/etc/ssl/certs/ca-certificates.crt'));
   t.same(args.slice(-2), ['--bwlimit=10M', '-v'], 'extra flags last');
+  for (const flag of ['--contimeout=5s', '--timeout=10s', '--low-level-retries=2']) {
+    t.ok(args.includes(flag), `${flag}: a store that stops answering fails the copy within about 30 s`);
+  }
+  const tuned = childArgs({
+    transfersPerChild: 1,
+    flags: [],
+    baseEnv: {},
+    timeouts: { connectMs: 2000, idleMs: 3000 },
+  });
+  t.ok(tuned.includes('--contimeout=2s') && tuned.includes('--timeout=3s'), 'the settings reach rclone');
   t.notOk(args.includes('--no-check-dest'), 'copyfile must skip identical objects');
   const line = args.join(' ');
   for (const secret of ['SRC/SECRET+KEY', 'DEST-SECRET', 'rc-user', 'rc-pass']) t.notOk(line.includes(secret), secret);
@@ -134,6 +144,44 @@ void t.test('rc error replies map onto copy failure kinds', async (t) => {
   t.equal(classifyRcError({ status: 500, error: refused }), 'unreachable');
   t.equal(classifyRcError({ status: 500, error: 'InternalError: boom\n\tstatus code: 500' }), 'copy');
   t.equal(describeRcError({ status: 500, error: forbidden }), 'Forbidden: Forbidden status code: 403 (rc status 500)');
+});
+
+void t.test('rc errors name their store and S3 code (recorded from rclone 1.75.2 against moto)', async (t) => {
+  const endpoints = { source: 'http://127.0.0.1:4001', dest: 'http://127.0.0.1:4002' };
+  const srcAuth =
+    'failed to open source object: operation error S3: GetObject, https response error StatusCode: 403, RequestID: iZQ9, ' +
+    'HostID: 9Gjj=, api error SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided.';
+  t.equal(classifyRcError({ status: 500, error: srcAuth }), 'auth');
+  t.same(describeCopyFailure({ status: 500, error: srcAuth }, endpoints), {
+    store: 'source',
+    text:
+      'SignatureDoesNotMatch from source http://127.0.0.1:4001: rclone copyfile: failed to open source object: ' +
+      'operation error S3: GetObject, https response error StatusCode: 403, api error SignatureDoesNotMatch: ' +
+      'The request signature we calculated does not match the signature you provided. (rc status 500)',
+  });
+  const destAuth =
+    'operation error S3: PutObject, https response error StatusCode: 403, RequestID: 6K, HostID: 9G=, api error InvalidAccessKeyId: x';
+  t.equal(rcErrorStore(destAuth, endpoints), 'destination');
+  t.match(
+    describeCopyFailure({ status: 500, error: destAuth }, { ...endpoints, dest: '' }).text,
+    /^InvalidAccessKeyId from destination Amazon S3: /,
+  );
+  const head =
+    'operation error S3: HeadObject, https response error StatusCode: 403, RequestID: , HostID: , api error Forbidden: Forbidden';
+  t.equal(rcErrorStore(head, endpoints), undefined, 'a refused HEAD names no store');
+  t.match(describeCopyFailure({ status: 500, error: head }, endpoints).text, /^Forbidden from source or destination: /);
+  const refusedDest =
+    'operation error S3: HeadObject, exceeded maximum number of attempts, 2, https response error StatusCode: 0, RequestID: , ' +
+    'HostID: , request send failed, Head "http://127.0.0.1:4002/b/k": dial tcp 127.0.0.1:4002: connect: connection refused';
+  t.equal(rcErrorStore(refusedDest, endpoints), 'destination', 'by the URL of the request');
+  t.match(
+    describeCopyFailure({ status: 500, error: refusedDest }, endpoints).text,
+    /^no answer from destination http:\/\/127\.0\.0\.1:4002: /,
+  );
+  const hole =
+    'failed to open source object: operation error S3: GetObject, exceeded maximum number of attempts, 2, https response error ' +
+    'StatusCode: 0, RequestID: , HostID: , request send failed, Get "http://127.0.0.1:4001/b/k?x-id=GetObject": net/http: timeout awaiting response headers';
+  t.equal(classifyRcError({ status: 500, error: hole }), 'unreachable', "rclone's idle timeout is no answer");
 });
 
 void t.test('restart back-off doubles from the base up to the cap', async (t) => {

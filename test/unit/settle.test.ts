@@ -1,5 +1,12 @@
 import t from 'tap';
-import { decideSettlement, fitBodies, retryDelay, malformedSettlement, type KeyOutcome } from '../../daemon/settle.ts';
+import {
+  deadLetterReason,
+  decideSettlement,
+  fitBodies,
+  retryDelay,
+  malformedSettlement,
+  type KeyOutcome,
+} from '../../daemon/settle.ts';
 import {
   MESSAGE_VERSION,
   parseMessage,
@@ -61,10 +68,10 @@ t.test('attempts exhausted: dead-letter each key with its error, then delete', a
   if (step?.type !== 'dead-letter') throw new Error('expected dead-letter');
   const letter = JSON.parse(step.body) as DeadLetter;
   t.same(letter.failures, [
-    { key: 'b', error: 'boom b' },
-    { key: 'c', error: 'boom c' },
+    { key: 'b', error: 'copy: boom b' },
+    { key: 'c', error: 'copy: boom c' },
   ]);
-  t.match(letter.reason, /3 attempt/);
+  t.equal(letter.reason, '2 key(s) failed after 3 attempt(s): copy: boom b (1 keys); copy: boom c (1 keys)');
   const original = parseMessage(letter.original);
   t.same(
     original.objects.map((o) => o.key),
@@ -107,3 +114,36 @@ t.test('the retry back-off grows with the attempt and stops at 15 minutes', asyn
   t.equal(retryDelay(policy, 2), 20);
   t.equal(retryDelay({ ...policy, retryDelaySeconds: 600 }, 2), 900);
 });
+
+t.test(
+  'a dead letter names the failure kind and the last error, so an operator can act without the logs',
+  async (t) => {
+    const denied = (key: string): KeyOutcome => ({
+      key,
+      ok: false,
+      kind: 'auth',
+      store: 'source',
+      error: 'SignatureDoesNotMatch from source https://s3.example: rclone copyfile: ... (rc status 500)',
+    });
+    const s = decideSettlement(message(3), [denied('a'), denied('b'), ok('c')], policy);
+    const step = s.steps[0];
+    if (step?.type !== 'dead-letter') throw new Error('expected dead-letter');
+    const letter = JSON.parse(step.body) as DeadLetter;
+    t.equal(
+      letter.reason,
+      '2 key(s) failed after 3 attempt(s): auth: SignatureDoesNotMatch from source https://s3.example: ' +
+        'rclone copyfile: ... (rc status 500) (2 keys)',
+    );
+    t.match(letter.failures, [
+      { key: 'a', error: /^auth: SignatureDoesNotMatch from source https:\/\/s3\.example/ },
+      { key: 'b', error: /^auth: / },
+    ]);
+    t.equal(deadLetterReason(1, ['not_found: gone']), '1 key(s) failed after 1 attempt(s): not_found: gone');
+    t.ok(
+      deadLetterReason(
+        1,
+        Array.from({ length: 50 }, (_, i) => `copy: ${'x'.repeat(40)} ${i}`),
+      ).length <= 600,
+    );
+  },
+);

@@ -54,7 +54,7 @@ t.test('a source outage pauses receiving, nothing is dead-lettered, and copying 
   t.equal(await worker.metric('rclone_migrate_messages_received_total'), 1, 'nothing received while paused');
   t.equal(await worker.metric('rclone_migrate_objects_failed_total', { reason: 'unreachable' }), 2);
   t.equal((await queueCounts(sqs, res.queueUrl)).visible, 1, 'the failed keys wait on the queue, re-sent once');
-  t.match(worker.output(), /a store does not answer: receiving paused until it does/);
+  t.match(worker.output(), /the source does not answer: receiving paused until it does/);
 
   // The source comes back where it was.
   const proxy = await startLatencyProxy({ target: stack.endpoint, delayMs: 0, port });

@@ -1,0 +1,31 @@
+// What an AWS SDK error from a store means, for the copy path and the verify step alike.
+import { credentialCode, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
+
+/**
+ * The failure kind of an SDK error: no answer (network, the connect or idle timeouts of shared/aws.ts)
+ * is `unreachable`; 401/403 `auth`; 404 `not_found`; S3 refusing the object's attributes `refused`; anything else `otherwise` (the caller's kind:
+ * `copy` on the copy path, `verify` on the verify step).
+ */
+export function classifySdkError(err: unknown, otherwise: CopyFailureKind): CopyFailureKind {
+  const e = err as { name?: string; code?: string };
+  const status = httpStatus(err);
+  if (status === undefined && looksUnreachable(`${e.code ?? ''} ${e.name ?? ''} ${errorMessage(err)}`)) {
+    return 'unreachable';
+  }
+  if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
+  // what S3 says when it refuses an object's attributes (the limits a pre-check does not know)
+  if (status === 400 && /^(MetadataTooLarge|InvalidTag|InvalidStorageClass|KMS\.|InvalidArgument)/.test(e.name ?? '')) {
+    return 'refused';
+  }
+  if (status === 401 || status === 403 || credentialCode(e.name ?? '')) return 'auth';
+  return otherwise;
+}
+
+/** The SDK error on one line with its S3 code, which its message often leaves out. */
+export function describeSdkError(err: unknown): string {
+  const name = (err as { name?: string }).name ?? '';
+  const status = httpStatus(err);
+  const message = errorMessage(err);
+  const code = name && name !== 'Error' && !message.startsWith(name) ? `${name}: ` : '';
+  return `${code}${message}${status !== undefined ? ` (HTTP ${status})` : ''}`;
+}

@@ -1,0 +1,75 @@
+// A source that stops answering without refusing anything (connections accepted, never answered),
+// against real moto and real rclone: the source is reached through a loopback pass-through that is
+// replaced by a black hole on the same port, then restored. rclone alone takes about eight idle
+// timeouts to give up on a silent GET; the worker must see the stall, probe, pause receiving and
+// hand the stalled copies back (not fail them), then copy everything once the source answers.
+import t from 'tap';
+import { startBlackHole } from '../../scripts/black-hole.ts';
+import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
+import { createResources, freePort, localClients, startLocalStack } from '../../scripts/local-stack.ts';
+import { batch, content, enqueue, putObject, sha256, sha256Of, takeAll } from '../helpers/queues.ts';
+import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
+
+const stack = await startLocalStack();
+t.teardown(() => stack.stop());
+const { s3, sqs } = localClients(stack);
+
+t.test('a silent source is seen, stalled copies are handed back, and all is copied after', async (t) => {
+  const res = await createResources(stack, { name: 'stall' });
+  const bodies = new Map<string, Buffer>();
+  for (let m = 0; m < 5; m++) for (let k = 0; k < 4; k++) bodies.set(`s${m}/${k}`, content(300 + k, `${m}/${k}`));
+  for (const [key, body] of bodies) await putObject(s3, res.sourceBucket, key, body);
+  const port = await freePort();
+  let proxy = await startLatencyProxy({ target: stack.endpoint, delayMs: 0, port });
+  // default store timeouts (connect 5 s, idle 10 s): what is under test
+  const worker = await startWorker(
+    stack,
+    workerArgs(res, ['--source-endpoint', proxy.endpoint, '--outage-probe-seconds', '5', '--max-attempts', '3']),
+  );
+  t.teardown(() => worker.stop('SIGKILL'));
+  const send = async (m: number) => {
+    const keys = [...bodies].filter(([key]) => key.startsWith(`s${m}/`)).map(([key, b]) => ({ key, size: b.length }));
+    await enqueue(sqs, res.queueUrl, batch(res, keys));
+  };
+  await send(0);
+  await waitFor(
+    'the first batch copied',
+    async () => (await worker.metric('rclone_migrate_objects_copied_total')) === 4,
+  );
+
+  await proxy.stop();
+  const hole = await startBlackHole(port);
+  const silentAt = Date.now();
+  for (let m = 1; m < 5; m++) await send(m);
+  await waitFor(
+    'receiving paused',
+    async () => (await worker.metric('rclone_migrate_stores_unreachable')) === 1,
+    45_000,
+  );
+  const seenMs = Date.now() - silentAt;
+  t.comment(`silent source: stores_unreachable 1 after ${(seenMs / 1000).toFixed(1)} s`);
+  t.ok(hole.connections() > 0, 'the copies did reach the black hole');
+  const line = worker.logs.find((l) => l.level === 'error' && /copies stalled/.test(l.msg));
+  t.match(line, { store: 'source', endpoint: proxy.endpoint, bucket: res.sourceBucket, reason: 'unreachable' });
+  await waitFor(
+    'the stalled batches handed back',
+    async () => (await worker.metric('rclone_migrate_messages_settled_total', { outcome: 'released' })) >= 1,
+  );
+  t.equal(await worker.metric('rclone_migrate_objects_failed_total', { reason: 'verify' }), 0);
+  t.equal(await worker.metric('rclone_migrate_objects_failed_total', { reason: 'copy' }), 0);
+  t.same(await takeAll(sqs, res.deadLetterUrl, 0), [], 'nothing dead-lettered while silent');
+
+  await hole.stop();
+  proxy = await startLatencyProxy({ target: stack.endpoint, delayMs: 0, port });
+  t.teardown(() => proxy.stop());
+  await waitFor(
+    'every object copied',
+    async () => (await worker.metric('rclone_migrate_objects_copied_total')) >= bodies.size,
+    120_000,
+  );
+  t.equal(await worker.metric('rclone_migrate_stores_unreachable'), 0, 'receiving resumed');
+  for (const [key, body] of bodies) t.equal(await sha256Of(s3, res.destBucket, key), sha256(body), key);
+  t.same(await takeAll(sqs, res.deadLetterUrl, 0), [], 'nothing dead-lettered');
+  t.equal(await worker.metric('rclone_migrate_objects_dead_lettered_total'), 0);
+  t.equal((await worker.stop()).code, 0);
+});
