@@ -378,8 +378,9 @@ export class Worker {
     try {
       const failure = await this.#probe(stores);
       if (this.#stopping) return;
-      if (!failure) {
-        // Both answer: long copies, not a silent store. Ask again after another stall period.
+      if (!failure || failure.reason !== 'unreachable') {
+        // Both answer: long copies, not a silent store (refused credentials fail copies fast, and the
+        // batch that meets them pauses receiving itself). Ask again after another stall period.
         this.#lastCopyChange = Date.now();
         return;
       }
@@ -393,8 +394,7 @@ export class Worker {
           copiesCut: this.#copiesRunning,
           stalledSeconds: Math.round((Date.now() - this.#lastCopyChange) / 1000),
         },
-        `copies stalled and the ${failure.store} ${failure.reason === 'auth' ? 'refuses our credentials' : 'does not answer'}: ` +
-          'receiving paused, copies in flight handed back',
+        `copies stalled and the ${failure.store} does not answer: receiving paused, copies in flight handed back`,
       );
       this.#outageAbort.abort();
       this.#outageAbort = new AbortController();

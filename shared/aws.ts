@@ -50,7 +50,12 @@ export function sqsClient(regionName?: string): SQSClient {
 }
 
 export function secretsClient(regionName?: string): SecretsManagerClient {
-  return new SecretsManagerClient({ region: region(regionName) });
+  // Bounded: the worker reads the secrets again at every probe while paused, and a read that hangs
+  // would hold the pause for ever.
+  return new SecretsManagerClient({
+    region: region(regionName),
+    requestHandler: handler(8, { connectMs: 5000, idleMs: 10_000 }),
+  });
 }
 
 export function autoScalingClient(regionName?: string): AutoScalingClient {
