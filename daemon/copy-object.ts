@@ -1,12 +1,16 @@
 // What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address)
-// and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
+// and copy, within the stores' adaptive copy limits when they are on (copy-limiter.ts): an attempt a
+// store throttles waits in its slots and is tried again, without spending one of the message's
+// attempts. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage, httpStatus, looksUnreachable, type CopyFailureKind } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
-import { sdkCopy } from './sdk-copy.ts';
+import { throttleBackoffMs } from './aimd.ts';
+import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
+import { sdkCopy, SdkStepError } from './sdk-copy.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -16,6 +20,8 @@ export type Copier = {
   dest: S3Client;
   partSizeBytes: number;
   verifyEtag: boolean;
+  /** The adaptive copy limits of both stores; absent: copies start as soon as the pool has room. */
+  limits?: CopyLimits;
 };
 
 /** A copy made, not yet verified: `target` is the destination key. */
@@ -32,6 +38,78 @@ export async function copyObject(
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
   const viaRclone = rcloneCanAddress(object.key) && rcloneCanAddress(target);
+  const once = () => copyOnce(copier, message, object, target, viaRclone, signal, firstDelivery);
+  const limits = copier.limits;
+  try {
+    if (!limits) await once();
+    else await withinLimits(limits, once, signal);
+  } catch (err) {
+    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
+    throw new CopyError(signal.aborted ? 'aborted' : 'copy', errorMessage(err), where);
+  }
+  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
+}
+
+/** Runs attempts in slots of both stores; a throttled attempt backs off in its slots and goes again. */
+async function withinLimits(limits: CopyLimits, once: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  await acquireBoth(limits, signal);
+  let outcome: { source: Outcome; destination: Outcome } = { source: 'answered', destination: 'answered' };
+  try {
+    for (let throttled = 0; ; throttled++) {
+      try {
+        await once();
+        return;
+      } catch (err) {
+        const store = err instanceof CopyError && err.kind === 'throttled' ? throttledStore(err) : undefined;
+        if (!store || signal.aborted) throw err;
+        if (throttled + 1 >= limits.maxThrottledAttempts) {
+          outcome = { ...outcome, [store]: 'throttled' };
+          throw err;
+        }
+        limits[store].note('throttled');
+        await pause(throttleBackoffMs(throttled, (limits.random ?? Math.random)(), limits.backoff), signal);
+      }
+    }
+  } finally {
+    limits.destination.release(outcome.destination);
+    limits.source.release(outcome.source);
+  }
+}
+
+type Outcome = 'answered' | 'throttled';
+
+/** Which store refused: the SDK path says; rclone's text names the source read. */
+export function throttledStore(err: CopyError): Store {
+  if (/^(source|destination) /.test(err.message)) return err.message.startsWith('source') ? 'source' : 'destination';
+  return /failed to open source object|GetObject|HeadObject/.test(err.message) ? 'source' : 'destination';
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One attempt by the chosen path. Rejects with a CopyError (context added by the caller). */
+async function copyOnce(
+  copier: Copier,
+  message: BatchMessage,
+  object: BatchObject,
+  target: string,
+  viaRclone: boolean,
+  signal: AbortSignal,
+  firstDelivery: boolean,
+): Promise<void> {
+  const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   try {
     if (viaRclone) {
       await copier.rcloneCopy({
@@ -59,10 +137,10 @@ export async function copyObject(
       }
     }
   } catch (err) {
-    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, where);
-    throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(err), errorMessage(err), where);
+    if (err instanceof CopyError) throw err;
+    const cause = err instanceof SdkStepError ? err.cause : err;
+    throw new CopyError(signal.aborted ? 'aborted' : classifySdkError(cause), errorMessage(err), where);
   }
-  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
 }
 
 function classifySdkError(err: unknown): CopyFailureKind {
@@ -72,8 +150,18 @@ function classifySdkError(err: unknown): CopyFailureKind {
     return 'unreachable';
   }
   if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
+  if (status === 503 || status === 429 || THROTTLED_NAMES.has(e.name ?? '')) return 'throttled';
   if (status === 401 || status === 403 || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
     return 'auth';
   }
   return 'copy';
 }
+
+/** S3 and AWS error codes a store throttles with (the HTTP status is 503 or 429 besides). */
+const THROTTLED_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequests',
+]);

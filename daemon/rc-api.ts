@@ -34,6 +34,10 @@ export function isRcErrorReply(value: unknown): value is RcErrorReply {
 const AUTH =
   /\b(InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|InvalidToken|ExpiredToken|TokenRefreshRequired|Forbidden|NoCredentialProviders|status code: 40[13])\b/;
 const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
+// rclone 1.75 (aws-sdk-go-v2): "https response error StatusCode: 503, ... api error SlowDown: ..."; 1.60 (v1):
+// "SlowDown: Please reduce your request rate.\n\tstatus code: 503".
+const THROTTLED =
+  /\b(SlowDown|Throttling|ThrottlingException|RequestLimitExceeded|TooManyRequests|StatusCode: (503|429)|status code: (503|429))\b/;
 
 /**
  * What a failed copyfile means. rclone answers 404 for a missing source object (and for keys it cannot
@@ -42,6 +46,7 @@ const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
 export function classifyRcError(reply: Pick<RcErrorReply, 'error' | 'status'>): CopyFailureKind {
   if (reply.status === 404 || NOT_FOUND.test(reply.error)) return 'not_found';
   if (reply.status === 401 || reply.status === 403 || AUTH.test(reply.error)) return 'auth';
+  if (THROTTLED.test(reply.error)) return 'throttled';
   if (looksUnreachable(reply.error)) return 'unreachable';
   return 'copy';
 }

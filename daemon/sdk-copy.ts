@@ -5,6 +5,16 @@ import { Transform } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
+/** A failed step of an SDK copy, naming the store that failed it; the SDK's error is the cause. */
+export class SdkStepError extends Error {
+  override name = 'SdkStepError';
+  readonly store: 'source' | 'destination';
+  constructor(store: 'source' | 'destination', step: string, cause: unknown) {
+    super(`${store} ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.store = store;
+  }
+}
+
 export type SdkCopyRequest = {
   source: S3Client;
   dest: S3Client;
@@ -21,9 +31,11 @@ export type SdkCopyRequest = {
  * plain-MD5 source ETag. Content type and user metadata travel with it.
  */
 export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5: string }> {
-  const got = await req.source.send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), {
-    abortSignal: req.signal,
-  });
+  const got = await req.source
+    .send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), { abortSignal: req.signal })
+    .catch((err: unknown) => {
+      throw new SdkStepError('source', 'GetObject', err);
+    });
   const body = got.Body as NodeJS.ReadableStream | undefined;
   if (!body) throw new Error('source GetObject returned no body');
   const md5 = createHash('md5');
@@ -58,7 +70,9 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   const abort = () => void upload.abort();
   req.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await upload.done();
+    await upload.done().catch((err: unknown) => {
+      throw new SdkStepError('destination', 'upload', err);
+    });
   } finally {
     req.signal?.removeEventListener('abort', abort);
   }

@@ -13,6 +13,8 @@ import { OutageGate, probeStore, type Stores } from './outage.ts';
 import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
+import { limitFlags } from './rclone-env.ts';
+import { copyLimits } from './copy-limits.ts';
 import type { KeyOutcome } from './settle.ts';
 import { SourceAccess } from './source-access.ts';
 import type { StatusSample } from './status-line.ts';
@@ -80,6 +82,7 @@ export class Worker {
       }),
       partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
       verifyEtag: init.config.worker.verifyEtag,
+      limits: init.config.worker.adaptiveConcurrency ? copyLimits(capacity, init.metrics) : undefined,
     };
     this.#deps = {
       queue: init.queue,
@@ -126,7 +129,15 @@ export class Worker {
       binary: config.rclone.binary,
       children: config.rclone.children,
       transfersPerChild: config.rclone.transfersPerChild,
-      flags: config.rclone.flags,
+      flags: [
+        ...limitFlags({
+          adaptive: config.worker.adaptiveConcurrency,
+          children: config.rclone.children,
+          maxRequestsPerSecond: config.worker.maxRequestsPerSecond,
+          maxMiBPerSecond: config.worker.maxMiBPerSecond,
+        }),
+        ...config.rclone.flags,
+      ],
       startTimeoutMs: config.rclone.startTimeoutSeconds * 1000,
       source: sourceRemote(config, source.credentials),
       dest: {

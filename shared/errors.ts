@@ -34,6 +34,7 @@ export type CopyFailureKind =
   | 'unreachable' // no answer from a store: connection refused or reset, unknown host, timeout
   | 'copy' // rclone or the SDK reported a failure
   | 'child' // the rclone child died and no other could take the copy
+  | 'throttled' // a store kept refusing with SlowDown, 503 or 429 past the worker's own retries
   | 'aborted'; // the worker is shutting down
 
 /** The HTTP status of an AWS SDK error's answer; undefined when no answer came (network, abort). */
