@@ -44,7 +44,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --ceiling-part-mib N     multipart part size of the ceiling (16)
   --budget-seconds N       time budget of the whole bench (570)
   --throttle-count N       objects per throttled-source run (400)
-  --throttle-rate N        requests/s the token bucket admits (40)
+  --throttle-rate N        requests/s the token bucket admits (0: 0.4 × the unthrottled rate measured, at most 40)
   --throttle-fraction F    share of requests answered SlowDown at random (0.3)
   --throttle-runs N        runs of each throttled-source case (2)
   --agent-args JSON        extra flags for the agent, a JSON array (e.g. '["--rclone-children","8"]')
@@ -138,7 +138,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     agentArgs,
     throttle: {
       count: positive('throttle-count', values['throttle-count'], 400),
-      rate: positive('throttle-rate', values['throttle-rate'], 40),
+      rate: positive('throttle-rate', values['throttle-rate'], 0, 0),
       fraction: fraction('throttle-fraction', values['throttle-fraction'], 0.3),
       runs: positive('throttle-runs', values['throttle-runs'], 2),
     },

@@ -13,7 +13,17 @@ import { batchMessages } from './queue.ts';
 import { measureQueueRun, type Environment, type RunResult } from './run.ts';
 import { ratio, spread } from './stats.ts';
 
+/** `rate` 0: chosen from the first unthrottled run (see autoRate). */
 export type ThrottleSettings = { count: number; rate: number; fraction: number; runs: number; batchSize: number };
+
+/**
+ * R well below the unthrottled rate, as the target means it: 40/s, or less on a machine so loaded that
+ * the agent's unthrottled rate is not far above 40 (a bucket the copier cannot reach throttles nothing).
+ */
+export function autoRate(unthrottled: number): number {
+  if (!Number.isFinite(unthrottled)) return 40;
+  return Math.max(5, Math.min(40, Math.round(unthrottled * 0.4)));
+}
 
 export type ThrottleCase = 'unthrottled' | 'bucket' | 'random';
 
@@ -25,6 +35,8 @@ export type ThrottleRun = RunResult & {
   refused: number;
   /** The source limit each agent ended on. */
   finalLimits: number[];
+  /** The token bucket's R for this run. */
+  rate?: number;
   /** 1-minute load average at the start and the end of the run. */
   load: [number, number];
 };
@@ -110,6 +122,7 @@ export async function runThrottleBench(
   notes: string[],
 ): Promise<ThrottleRun[]> {
   const results: ThrottleRun[] = [];
+  let rate = settings.rate;
   const expected = new Map(objects.map((o) => [o.key, o.size ?? 0]));
   for (let run = 1; run <= settings.runs; run++) {
     for (const task of plan()) {
@@ -123,7 +136,7 @@ export async function runThrottleBench(
       const proxy = await startLatencyProxy({
         target: env.stack.endpoint,
         delayMs: 0,
-        throttle: throttleOf(task.case, settings),
+        throttle: throttleOf(task.case, { ...settings, rate }),
         lifetimeMs: budgetMs + 60_000,
       });
       const scraped: string[] = [];
@@ -170,6 +183,11 @@ export async function runThrottleBench(
         load: [load0, loadavg()[0] ?? Number.NaN],
       };
       results.push(entry);
+      if (rate === 0 && task.case === 'unthrottled') {
+        rate = autoRate(entry.problems.length === 0 ? entry.objectsPerSecond : Number.NaN);
+        say(`throttle: token bucket of ${rate} requests/s`);
+      }
+      entry.rate = rate;
       say(
         `throttle ${title}: ${entry.objectsPerSecond.toFixed(1)} objects/s in ${entry.seconds.toFixed(1)} s, ` +
           `${entry.proxyRequests ?? 0} source requests (${entry.refused} refused)` +
@@ -183,7 +201,8 @@ export async function runThrottleBench(
 const num = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
 /** The throttled-source section of BENCHMARKS.md. */
-export function renderThrottle(results: readonly ThrottleRun[], settings: ThrottleSettings, header: string): string {
+export function renderThrottle(results: readonly ThrottleRun[], given: ThrottleSettings, header: string): string {
+  const settings = { ...given, rate: given.rate || (results.find((r) => r.case === 'bucket')?.rate ?? Number.NaN) };
   const good = (r: ThrottleRun): boolean => r.problems.length === 0 && Number.isFinite(r.seconds);
   const of = (kind: ThrottleCase, copier: string) => results.filter((r) => r.case === kind && r.copier === copier);
   const med = (rs: readonly ThrottleRun[], pick: (r: ThrottleRun) => number) => spread(rs.filter(good).map(pick));
@@ -201,7 +220,8 @@ export function renderThrottle(results: readonly ThrottleRun[], settings: Thrott
     `Source behind the fault proxy (\`scripts/latency-proxy.ts\`) in front of moto; ${settings.count} objects of 4 KiB ` +
       `per run in messages of ${settings.batchSize} keys, a fresh queue and proxy per run, the destination emptied ` +
       'between runs and every object checked after each. **token bucket**: the proxy admits ' +
-      `${settings.rate} requests/s (bucket of a tenth of a second's worth) and answers the rest 503 SlowDown; ` +
+      `R = ${settings.rate} requests/s${given.rate ? '' : " (chosen as 0.4 × the first unthrottled run's rate, at most 40)"} ` +
+      "(a bucket of a tenth of a second's worth) and answers the rest 503 SlowDown, refused requests taking no token; " +
       `**random**: ${Math.round(settings.fraction * 100)} % of source requests answered 503 SlowDown whatever the rate; ` +
       '**unthrottled**: the same proxy passing everything. Copiers:',
     '',
