@@ -7,12 +7,17 @@ import type { Metrics } from './metrics.ts';
 /** How often each store's limit is decided again. */
 export const LIMIT_INTERVAL_MS = 500;
 
-export function copyLimits(capacity: number, metrics: Metrics): CopyLimits {
+/**
+ * `maxRequestsPerSecond` (0: none) caps copy starts at half that rate, a small copy being two
+ * requests; it binds the SDK path, the rclone children being held to it by their own --tpslimit.
+ */
+export function copyLimits(capacity: number, metrics: Metrics, maxRequestsPerSecond = 0): CopyLimits {
   const limiter = (store: Store): CopyLimiter =>
     new CopyLimiter({
       store,
       params: { ...DEFAULT_AIMD, max: capacity },
       intervalMs: LIMIT_INTERVAL_MS,
+      startsPerSecond: store === 'source' ? maxRequestsPerSecond / 2 : 0,
       onLimit: (s, limit) => metrics.copyConcurrencyLimit.set({ store: s }, limit),
       onThrottled: (s) => metrics.throttledRequests.inc({ store: s }),
     });

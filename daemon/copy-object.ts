@@ -9,6 +9,7 @@ import { destKey, type BatchMessage, type BatchObject } from '../shared/message.
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { throttleBackoffMs } from './aimd.ts';
+import type { ByteRate } from './byte-rate.ts';
 import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
 import { sdkCopy, SdkStepError } from './sdk-copy.ts';
 import { mismatch } from './verify.ts';
@@ -22,6 +23,8 @@ export type Copier = {
   verifyEtag: boolean;
   /** The adaptive copy limits of both stores; absent: copies start as soon as the pool has room. */
   limits?: CopyLimits;
+  /** The SDK path's share of the worker's bandwidth cap (rclone children have --bwlimit). */
+  bandwidth?: ByteRate;
 };
 
 /** A copy made, not yet verified: `target` is the destination key. */
@@ -130,6 +133,7 @@ async function copyOnce(
         dstKey: target,
         partSizeBytes: copier.partSizeBytes,
         signal,
+        bandwidth: copier.bandwidth,
       });
       // The SDK path hashed the bytes it read: they must be what the source listed.
       if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {

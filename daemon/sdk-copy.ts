@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { ByteRate } from './byte-rate.ts';
 
 /** A failed step of an SDK copy, naming the store that failed it; the SDK's error is the cause. */
 export class SdkStepError extends Error {
@@ -24,6 +25,8 @@ export type SdkCopyRequest = {
   dstKey: string;
   partSizeBytes: number;
   signal?: AbortSignal;
+  /** The worker's bandwidth cap (maxMiBPerSecond), shared by every SDK copy. */
+  bandwidth?: ByteRate;
 };
 
 /**
@@ -47,7 +50,8 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
       done(null, chunk);
     },
   });
-  body.pipe(hashing);
+  if (req.bandwidth) body.pipe(req.bandwidth.stream()).pipe(hashing);
+  else body.pipe(hashing);
   const size = got.ContentLength ?? 0;
   const metadata: Record<string, string> = { ...got.Metadata };
   const upload = new Upload({

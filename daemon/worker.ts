@@ -15,6 +15,7 @@ import { resolveDeadLetterUrl, WorkQueue, type ReceivedMessage } from './queue.t
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
 import { limitFlags } from './rclone-env.ts';
 import { copyLimits } from './copy-limits.ts';
+import { ByteRate } from './byte-rate.ts';
 import type { KeyOutcome } from './settle.ts';
 import { SourceAccess } from './source-access.ts';
 import type { StatusSample } from './status-line.ts';
@@ -82,7 +83,12 @@ export class Worker {
       }),
       partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
       verifyEtag: init.config.worker.verifyEtag,
-      limits: init.config.worker.adaptiveConcurrency ? copyLimits(capacity, init.metrics) : undefined,
+      limits: init.config.worker.adaptiveConcurrency
+        ? copyLimits(capacity, init.metrics, init.config.worker.maxRequestsPerSecond)
+        : undefined,
+      bandwidth: init.config.worker.maxMiBPerSecond
+        ? new ByteRate(init.config.worker.maxMiBPerSecond * 1024 * 1024)
+        : undefined,
     };
     this.#deps = {
       queue: init.queue,
