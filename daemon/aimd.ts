@@ -49,11 +49,7 @@ function clamp(limit: number, params: AimdParams): number {
  * How long a throttled copy waits (holding its slot, so the store sees fewer requests) before its
  * next attempt: exponential from `baseMs`, capped, with jitter so refused copies do not return together.
  */
-export function throttleBackoffMs(
-  attempt: number,
-  random: number,
-  tuning: { baseMs: number; maxMs: number } = { baseMs: 25, maxMs: 1_000 },
-): number {
+export function throttleBackoffMs(attempt: number, random: number, tuning: { baseMs: number; maxMs: number }): number {
   const ceiling = Math.min(tuning.maxMs, tuning.baseMs * 2 ** Math.min(attempt, 20));
   return Math.round(ceiling * (0.5 + random / 2));
 }

@@ -51,11 +51,12 @@ void t.test('nextLimit: a store admitting R requests/s settles near the concurre
 });
 
 void t.test('throttleBackoffMs: exponential, capped, jittered within half to all of the ceiling', async (t) => {
-  t.equal(throttleBackoffMs(0, 1), 25);
-  t.equal(throttleBackoffMs(0, 0), 13);
-  t.equal(throttleBackoffMs(3, 1), 200);
-  t.equal(throttleBackoffMs(30, 1), 1000, 'capped');
-  t.equal(throttleBackoffMs(30, 0), 500);
+  const tuning = { baseMs: 25, maxMs: 1_000 };
+  t.equal(throttleBackoffMs(0, 1, tuning), 25);
+  t.equal(throttleBackoffMs(0, 0, tuning), 13);
+  t.equal(throttleBackoffMs(3, 1, tuning), 200);
+  t.equal(throttleBackoffMs(30, 1, tuning), 1000, 'capped');
+  t.equal(throttleBackoffMs(30, 0, tuning), 500);
 });
 
 function fakeClock(): { now: () => number; advance: (ms: number) => void } {
