@@ -39,7 +39,7 @@ export type LatencyProxyOptions = {
 export type ThrottleOptions = {
   /** Admit at most this many requests per second (a token bucket); refused requests take no token. */
   ratePerSecond?: number;
-  /** Tokens the bucket holds (requests admitted at once after a pause); default: a tenth of a second's worth, at least 1. */
+  /** Tokens the bucket holds (requests admitted at once after a pause); default: one second's worth, at least 1. */
   burst?: number;
   /** Fraction of requests (0-1) answered SlowDown at random, whatever the rate. */
   slowDownFraction?: number;
@@ -64,7 +64,7 @@ export function throttleGate(options: ThrottleOptions): () => boolean {
     throw new Error(`proxy throttle rate must be > 0 requests/s: ${rate}`);
   }
   if (!(fraction >= 0 && fraction <= 1)) throw new Error(`proxy slow-down fraction must be 0 to 1: ${fraction}`);
-  const burst = options.burst ?? Math.max(1, (rate ?? 0) / 10);
+  const burst = options.burst ?? Math.max(1, rate ?? 0);
   if (!(burst >= 1)) throw new Error(`proxy throttle burst must be ≥ 1: ${burst}`);
   let tokens = burst;
   let last = now();
@@ -185,7 +185,7 @@ const CLI_USAGE = `Usage: node scripts/latency-proxy.ts --target URL [options]  
   --port N                  port to listen on (default: any free one)
   --delay-ms N              delay added to each forwarded request (0)
   --rate N                  admit at most N requests/s, refuse the rest with 503 SlowDown (token bucket)
-  --burst N                 tokens the bucket holds (default: a tenth of a second's worth, at least 1)
+  --burst N                 tokens the bucket holds (default: one second's worth, at least 1)
   --slow-down-fraction F    answer this fraction (0-1) of requests 503 SlowDown at random
   --seconds N               stop by itself after N seconds (default 600)`;
 
