@@ -80,6 +80,8 @@ function plan(): Array<{ case: ThrottleCase; copier: Copier }> {
 /** Several agents as one copier: their process trees measured together, each metrics endpoint kept. */
 function agentsCopier(copier: Copier, scraped: string[]): QueueCopier {
   const one = agentCopier(copier.args);
+  // Log files are named by run label: the copiers here all are agents, so the label says which.
+  const slug = copier.name.replace(/[^a-z0-9]+/gi, '-');
   return {
     name: 'agent',
     describe: copier.describe,
@@ -87,7 +89,7 @@ function agentsCopier(copier: Copier, scraped: string[]): QueueCopier {
       const running: RunningCopier[] = [];
       try {
         for (let i = 0; i < copier.agents; i++)
-          running.push(await one.start({ ...context, label: `${context.label}-${i}` }));
+          running.push(await one.start({ ...context, label: `${context.label}-${slug}-${i}` }));
       } catch (err) {
         await Promise.all(running.map((r) => r.stop()));
         throw err;
@@ -126,8 +128,9 @@ export async function runThrottleBench(
   for (let run = 1; run <= settings.runs; run++) {
     for (const task of plan()) {
       const title = `${task.case} ${task.copier.name} run ${run}`;
-      // A token-bucket run copies about 15 s worth of R: the same bound in time whatever R is.
-      const some = task.case === 'bucket' && rate > 0 ? objects.slice(0, Math.max(40, rate * 15)) : objects;
+      // A token-bucket run copies about 30 s worth of R: the same bound in time whatever R is, long
+      // enough that the run's first and last batch (receive, verify, settle) weigh little.
+      const some = task.case === 'bucket' && rate > 0 ? objects.slice(0, Math.max(40, rate * 30)) : objects;
       const expected = new Map(some.map((o) => [o.key, o.size ?? 0]));
       // A throttled run of the old behaviour can take far longer than R allows: bound it.
       const budgetMs = Math.min(120_000, deadline - Date.now() - 20_000);
@@ -220,7 +223,7 @@ export function renderThrottle(results: readonly ThrottleRun[], given: ThrottleS
     header,
     '',
     `Source behind the fault proxy (\`scripts/latency-proxy.ts\`) in front of moto; ${settings.count} objects of 4 KiB ` +
-      `per run (token bucket runs: the first 15 × R) in messages of ${settings.batchSize} keys, a fresh queue and proxy per run, the destination emptied ` +
+      `per run (token bucket runs: the first 30 × R) in messages of ${settings.batchSize} keys, a fresh queue and proxy per run, the destination emptied ` +
       'between runs and every object checked after each. **token bucket**: the proxy admits ' +
       `R = ${settings.rate} requests/s${given.rate ? '' : " (chosen as 0.4 × the first unthrottled run's rate, at most 40)"} ` +
       "(a bucket of one second's worth, so R per second over any second) and answers the rest 503 SlowDown, refused requests taking no token; " +
