@@ -30,7 +30,13 @@ export type IntervalSeen = {
   saturated: boolean;
 };
 
-export const DEFAULT_AIMD: Omit<AimdParams, 'max'> = { min: 1, increase: 1, decrease: 0.5 };
+/**
+ * At a fixed refused share f the limit settles where limit × decrease × f = increase × (1 − f): with
+ * these, about 15 at 30 % refused (measured: increase 1 and decrease 0.5 settled near 5 and halved the
+ * rate against a store refusing 30 % at random), while a store refusing everything still sees the
+ * limit fall by 30 % every interval.
+ */
+export const DEFAULT_AIMD: Omit<AimdParams, 'max'> = { min: 1, increase: 2, decrease: 0.3 };
 
 export function nextLimit(limit: number, seen: IntervalSeen, params: AimdParams): number {
   const attempts = seen.answered + seen.throttled;

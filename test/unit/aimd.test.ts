@@ -4,7 +4,7 @@ import t from 'tap';
 import { DEFAULT_AIMD, nextLimit, throttleBackoffMs, type AimdParams } from '../../daemon/aimd.ts';
 import { CopyLimiter } from '../../daemon/copy-limiter.ts';
 
-const params: AimdParams = { ...DEFAULT_AIMD, max: 24 };
+const params: AimdParams = { min: 1, increase: 1, decrease: 0.5, max: 24 };
 
 void t.test('nextLimit: a store refusing everything halves the limit, down to the floor', async (t) => {
   t.equal(nextLimit(24, { answered: 0, throttled: 10, saturated: true }, params), 12);
@@ -50,6 +50,17 @@ void t.test('nextLimit: a store admitting R requests/s settles near the concurre
   t.ok(Math.min(...last) >= 1);
 });
 
+void t.test(
+  'DEFAULT_AIMD: a 30 % refused share settles near 15 of 24 slots; refusing everything cuts 30 % a step',
+  async (t) => {
+    const p = { ...DEFAULT_AIMD, max: 24 };
+    let limit = 24;
+    for (let i = 0; i < 200; i++) limit = nextLimit(limit, { answered: 70, throttled: 30, saturated: true }, p);
+    t.ok(limit > 14 && limit < 17, `settles at ${limit.toFixed(2)}`);
+    t.equal(nextLimit(10, { answered: 0, throttled: 5, saturated: true }, p), 7);
+  },
+);
+
 void t.test('throttleBackoffMs: exponential, capped, jittered within half to all of the ceiling', async (t) => {
   const tuning = { baseMs: 25, maxMs: 1_000 };
   t.equal(throttleBackoffMs(0, 1, tuning), 25);
@@ -70,7 +81,7 @@ void t.test('CopyLimiter: starts at the ceiling; throttled intervals lower the l
   let throttled = 0;
   const limiter = new CopyLimiter({
     store: 'source',
-    params: { ...DEFAULT_AIMD, max: 4 },
+    params: { ...params, max: 4 },
     intervalMs: 500,
     now: clock.now,
     onLimit: (_s, l) => limits.push(l),
