@@ -1,16 +1,21 @@
 // What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address)
-// and copy. Failures come back as typed CopyErrors with their context. Verifying the destination
+// and copy, within the stores' adaptive copy limits when they are on (copy-limiter.ts): an attempt a
+// store throttles waits in its slots and is tried again, without spending one of the message's
+// attempts. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CopyError } from '../shared/errors.ts';
+import { CopyError, errorMessage } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
 import { rcloneCanAddress } from '../shared/s3-names.ts';
 import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
+import { throttleBackoffMs } from './aimd.ts';
+import type { ByteRate } from './byte-rate.ts';
+import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
 import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
-import { AttributesRefused, sdkCopy } from './sdk-copy.ts';
-import type { SourceTags } from './source-tags.ts';
+import { AttributesRefused, sdkCopy, SdkStepError } from './sdk-copy.ts';
 import { classifySdkError, describeSdkError } from './sdk-errors.ts';
+import type { SourceTags } from './source-tags.ts';
 import { mismatch } from './verify.ts';
 
 export type Copier = {
@@ -24,6 +29,10 @@ export type Copier = {
   copyPath: 'sdk' | 'rclone';
   controls: DestControls;
   tags: SourceTags;
+  /** The adaptive copy limits of both stores; absent: copies start as soon as the pool has room. */
+  limits?: CopyLimits;
+  /** The SDK path's share of the worker's bandwidth cap (rclone children have --bwlimit). */
+  bandwidth?: ByteRate;
 };
 
 /** A copy made, not yet verified: `target` is the destination key. */
@@ -40,6 +49,79 @@ export async function copyObject(
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
   const viaRclone = copier.copyPath === 'rclone' && rcloneCanAddress(object.key) && rcloneCanAddress(target);
+  const once = () => copyOnce(copier, message, object, target, viaRclone, signal, firstDelivery);
+  const limits = copier.limits;
+  try {
+    if (!limits) await once();
+    else await withinLimits(limits, once, signal);
+  } catch (err) {
+    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, { ...where, store: err.store });
+    throw new CopyError(signal.aborted ? 'aborted' : 'copy', errorMessage(err), where);
+  }
+  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
+}
+
+/** Runs attempts in slots of both stores; a throttled attempt backs off in its slots and goes again. */
+async function withinLimits(limits: CopyLimits, once: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  await acquireBoth(limits, signal);
+  let outcome: { source: Outcome; destination: Outcome } = { source: 'answered', destination: 'answered' };
+  try {
+    for (let throttled = 0; ; throttled++) {
+      try {
+        await once();
+        return;
+      } catch (err) {
+        const store = err instanceof CopyError && err.kind === 'throttled' ? throttledStore(err) : undefined;
+        if (!store || signal.aborted) throw err;
+        if (throttled + 1 >= limits.maxThrottledAttempts) {
+          outcome = { ...outcome, [store]: 'throttled' };
+          throw err;
+        }
+        limits[store].note('throttled');
+        await pause(throttleBackoffMs(throttled, (limits.random ?? Math.random)(), limits.backoff), signal);
+      }
+    }
+  } finally {
+    limits.destination.release(outcome.destination);
+    limits.source.release(outcome.source);
+  }
+}
+
+type Outcome = 'answered' | 'throttled';
+
+/** Which store refused: the SDK path says (err.store); rclone's text names the source read. */
+export function throttledStore(err: CopyError): Store {
+  if (err.store) return err.store;
+  if (/^(source|destination) /.test(err.message)) return err.message.startsWith('source') ? 'source' : 'destination';
+  return /failed to open source object|GetObject|HeadObject/.test(err.message) ? 'source' : 'destination';
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One attempt by the chosen path. Rejects with a CopyError (context added by the caller). */
+async function copyOnce(
+  copier: Copier,
+  message: BatchMessage,
+  object: BatchObject,
+  target: string,
+  viaRclone: boolean,
+  signal: AbortSignal,
+  firstDelivery: boolean,
+): Promise<void> {
+  const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   try {
     if (viaRclone) {
       // rclone never reads tags and its GET answer is not ours to see: one GetObjectTagging per object
@@ -69,6 +151,7 @@ export async function copyObject(
         controls: copier.controls,
         tags: copier.tags,
         signal,
+        bandwidth: copier.bandwidth,
       });
       // The SDK path hashed the bytes it read: they must be what the source listed.
       if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
@@ -76,12 +159,17 @@ export async function copyObject(
       }
     }
   } catch (err) {
-    if (err instanceof CopyError) throw new CopyError(err.kind, err.message, { ...where, store: err.store });
+    if (err instanceof CopyError) throw err;
     if (err instanceof AttributesRefused) throw new CopyError('refused', err.message, where);
-    const kind = signal.aborted ? 'aborted' : classifySdkError(err, 'copy');
+    // the SDK path names the store and step that failed; the SDK's error is the cause
+    const step = err instanceof SdkStepError ? err : undefined;
+    const cause = step ? step.cause : err;
+    const kind = signal.aborted ? 'aborted' : classifySdkError(cause, 'copy');
+    const text = `${step ? `${step.store} ${step.step}: ` : ''}${describeSdkError(cause)}`;
     // a refusal names what was refused: S3's error code says it (MetadataTooLarge, InvalidTag, ...)
-    const text = kind === 'refused' ? `S3 refused the object: ${describeSdkError(err)}` : describeSdkError(err);
-    throw new CopyError(kind, text, where);
+    throw new CopyError(kind, kind === 'refused' ? `S3 refused the object: ${text}` : text, {
+      ...where,
+      store: step?.store,
+    });
   }
-  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
 }

@@ -118,6 +118,18 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: r,
     }),
+    throttledRequests: new Counter({
+      name: `${PREFIX}throttled_requests_total`,
+      help: 'Copy attempts a store refused with SlowDown, 503 or 429, by store (source, destination); each is one or more refused requests',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    copyConcurrencyLimit: new Gauge({
+      name: `${PREFIX}copy_concurrency_limit`,
+      help: 'Copies the worker lets run at once at each store now, as adapted to its throttling, by store',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
     credentialRefreshes: new Counter({
       name: `${PREFIX}source_credential_refreshes_total`,
       help: 'Times the source credentials were read again from Secrets Manager (after an authentication error, and at every probe while paused), by result (changed, unchanged, failed)',

@@ -40,6 +40,10 @@ const AUTH =
 const NOT_FOUND = /\b(object not found|NoSuchKey|status code: 404)\b/;
 /** S3 refusing the object's attributes: no retry will change that. */
 const REFUSED = /\b(MetadataTooLarge|InvalidTag|InvalidStorageClass)\b/;
+// rclone 1.75 (aws-sdk-go-v2): "https response error StatusCode: 503, ... api error SlowDown: ..."; 1.60 (v1):
+// "SlowDown: Please reduce your request rate.\n\tstatus code: 503".
+const THROTTLED =
+  /\b(SlowDown|Throttling|ThrottlingException|RequestLimitExceeded|TooManyRequests|StatusCode: (503|429)|status code: (503|429))\b/;
 
 /**
  * What a failed copyfile means. rclone answers 404 for a missing source object (and for keys it cannot
@@ -51,6 +55,7 @@ export function classifyRcError(reply: Pick<RcErrorReply, 'error' | 'status'>): 
     return 'auth';
   }
   if (REFUSED.test(reply.error)) return 'refused';
+  if (THROTTLED.test(reply.error)) return 'throttled';
   // rclone's own connect and idle timeouts (--contimeout, --timeout: see rclone-env.ts) read as these too
   if (looksUnreachable(reply.error)) return 'unreachable';
   return 'copy';

@@ -9,6 +9,19 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { attributesOf, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { uploadControls, type DestControls } from './dest-controls.ts';
 import type { SourceTags } from './source-tags.ts';
+import type { ByteRate } from './byte-rate.ts';
+
+/** A failed step of an SDK copy, naming the store that failed it; the SDK's error is the cause. */
+export class SdkStepError extends Error {
+  override name = 'SdkStepError';
+  readonly store: 'source' | 'destination';
+  readonly step: string;
+  constructor(store: 'source' | 'destination', step: string, cause: unknown) {
+    super(`${store} ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.store = store;
+    this.step = step;
+  }
+}
 
 export type SdkCopyRequest = {
   source: S3Client;
@@ -21,6 +34,8 @@ export type SdkCopyRequest = {
   controls: DestControls;
   tags: SourceTags;
   signal?: AbortSignal;
+  /** The worker's bandwidth cap (maxMiBPerSecond), shared by every SDK copy. */
+  bandwidth?: ByteRate;
 };
 
 /** S3 refuses the object's attributes (checked before any byte is sent): the key fails with this reason. */
@@ -33,9 +48,11 @@ export class AttributesRefused extends Error {
  * plain-MD5 source ETag.
  */
 export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5: string }> {
-  const got = await req.source.send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), {
-    abortSignal: req.signal,
-  });
+  const got = await req.source
+    .send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), { abortSignal: req.signal })
+    .catch((err: unknown) => {
+      throw new SdkStepError('source', 'GetObject', err);
+    });
   const body = got.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
   if (!body) throw new Error('source GetObject returned no body');
   let tags: Record<string, string> | undefined;
@@ -58,7 +75,8 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
       done(null, chunk);
     },
   });
-  body.pipe(hashing);
+  if (req.bandwidth) body.pipe(req.bandwidth.stream()).pipe(hashing);
+  else body.pipe(hashing);
   const size = got.ContentLength ?? 0;
   const upload = new Upload({
     client: req.dest,
@@ -76,7 +94,9 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   const abort = () => void upload.abort();
   req.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await upload.done();
+    await upload.done().catch((err: unknown) => {
+      throw new SdkStepError('destination', 'upload', err);
+    });
   } finally {
     req.signal?.removeEventListener('abort', abort);
   }

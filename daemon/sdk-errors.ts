@@ -3,7 +3,7 @@ import { credentialCode, errorMessage, httpStatus, looksUnreachable, type CopyFa
 
 /**
  * The failure kind of an SDK error: no answer (network, the connect or idle timeouts of shared/aws.ts)
- * is `unreachable`; 401/403 `auth`; 404 `not_found`; S3 refusing the object's attributes `refused`; anything else `otherwise` (the caller's kind:
+ * is `unreachable`; 404 `not_found`; 503/429 and S3's throttling codes `throttled`; 401/403 `auth`; S3 refusing the object's attributes `refused`; anything else `otherwise` (the caller's kind:
  * `copy` on the copy path, `verify` on the verify step).
  */
 export function classifySdkError(err: unknown, otherwise: CopyFailureKind): CopyFailureKind {
@@ -13,6 +13,7 @@ export function classifySdkError(err: unknown, otherwise: CopyFailureKind): Copy
     return 'unreachable';
   }
   if (e.name === 'NoSuchKey' || status === 404) return 'not_found';
+  if (status === 503 || status === 429 || THROTTLED_NAMES.has(e.name ?? '')) return 'throttled';
   // what S3 says when it refuses an object's attributes (the limits a pre-check does not know)
   if (status === 400 && /^(MetadataTooLarge|InvalidTag|InvalidStorageClass|KMS\.|InvalidArgument)/.test(e.name ?? '')) {
     return 'refused';
@@ -29,3 +30,12 @@ export function describeSdkError(err: unknown): string {
   const code = name && name !== 'Error' && !message.startsWith(name) ? `${name}: ` : '';
   return `${code}${message}${status !== undefined ? ` (HTTP ${status})` : ''}`;
 }
+
+/** S3 and AWS error codes a store throttles with (the HTTP status is 503 or 429 besides). */
+const THROTTLED_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequests',
+]);

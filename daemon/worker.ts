@@ -23,6 +23,9 @@ import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl } from '../shared/dead-letter-url.ts';
 import { WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
+import { limitFlags } from './rclone-env.ts';
+import { copyLimits } from './copy-limits.ts';
+import { ByteRate } from './byte-rate.ts';
 import type { KeyOutcome } from './settle.ts';
 import { SourceAccess } from './source-access.ts';
 import { SourceTags } from './source-tags.ts';
@@ -117,6 +120,12 @@ export class Worker {
       copyPath: init.config.worker.copyPath,
       controls: destControls(init.config),
       tags: new SourceTags(init.log, init.config.worker.copyTags),
+      limits: init.config.worker.adaptiveConcurrency
+        ? copyLimits(capacity, init.metrics, init.config.worker.maxRequestsPerSecond)
+        : undefined,
+      bandwidth: init.config.worker.maxMiBPerSecond
+        ? new ByteRate(init.config.worker.maxMiBPerSecond * 1024 * 1024)
+        : undefined,
     };
     this.#deps = {
       queue: init.queue,
@@ -172,7 +181,15 @@ export class Worker {
       binary: config.rclone.binary,
       children: config.rclone.children,
       transfersPerChild: config.rclone.transfersPerChild,
-      flags: config.rclone.flags,
+      flags: [
+        ...limitFlags({
+          adaptive: config.worker.adaptiveConcurrency,
+          children: config.rclone.children,
+          maxRequestsPerSecond: config.worker.maxRequestsPerSecond,
+          maxMiBPerSecond: config.worker.maxMiBPerSecond,
+        }),
+        ...config.rclone.flags,
+      ],
       startTimeoutMs: config.rclone.startTimeoutSeconds * 1000,
       source: sourceRemote(config, source.credentials),
       dest: {

@@ -24,6 +24,7 @@ import { blockText, renderBlocks, writeBlocks, type ScenarioInfo } from './bench
 import { measureDirectRun, measureQueueRun, type Environment, type RunResult } from './bench/run.ts';
 import { seedObjects } from './bench/seed.ts';
 import { spread } from './bench/stats.ts';
+import { renderThrottle, runThrottleBench, type ThrottleRun } from './bench/throttle.ts';
 
 const started = Date.now();
 const elapsed = (): string => `${Math.round((Date.now() - started) / 1000)}s`;
@@ -89,6 +90,7 @@ type SavedRun = {
   flatness?: RunResult & { requested: number };
   notes: string[];
   flatnessNotes: string[];
+  throttle?: ThrottleRun[];
   wallSeconds: number;
   command: string;
 };
@@ -96,6 +98,15 @@ type SavedRun = {
 /** Prints the notes' blocks and writes them into the notes file, unless --no-write. */
 function publish(saved: SavedRun, write = saved.options.write, out = saved.options.out): void {
   const blocks = renderBlocks({ ...saved, scenarios: scenarioInfos(saved.options) });
+  if (saved.throttle) {
+    const header = `Measured ${saved.machine.date} by \`${saved.command}\`: ${saved.machine.cpus} CPUs (${saved.machine.cpuModel}), ${saved.machine.memoryGiB} GiB; ${saved.machine.rclone}, moto ${saved.machine.moto}; other work shared the machine.`;
+    const text = renderThrottle(
+      saved.throttle,
+      { ...saved.options.throttle, batchSize: saved.options.batchSize },
+      header,
+    );
+    blocks.push({ id: 'throttle-bench', heading: '## Throttled source: adaptive copy concurrency', text });
+  }
   console.log(blocks.map(blockText).join('\n\n'));
   if (write) {
     writeBlocks(out, blocks);
@@ -260,8 +271,27 @@ async function main(): Promise<number> {
       );
     }
 
+    let throttle: ThrottleRun[] | undefined;
+    if (options.scenarios.includes('throttle')) {
+      const objects = await seedObjects(s3, resources.sourceBucket, {
+        prefix: 'throttle/',
+        count: options.throttle.count,
+        size: options.smallBytes,
+        concurrency: 32,
+      });
+      throttle = await runThrottleBench(
+        env,
+        objects,
+        { ...options.throttle, batchSize: options.batchSize },
+        deadline,
+        say,
+        notes,
+      );
+    }
+
     const saved: SavedRun = {
       machine,
+      throttle,
       options,
       copiers: describe,
       results,

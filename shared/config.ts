@@ -355,6 +355,27 @@ const schema = {
       env: 'RCLONE_MIGRATE_SQS_UNHEALTHY_SECONDS',
       arg: 'sqs-unhealthy-seconds',
     },
+    adaptiveConcurrency: {
+      doc: 'Adapt the copies in flight to each store: fewer when it throttles (SlowDown, 503, 429), more while it keeps up; throttled attempts are retried in place, and rclone children make one low-level try per request so the worker sees every refusal',
+      format: Boolean,
+      default: true,
+      env: 'RCLONE_MIGRATE_ADAPTIVE_CONCURRENCY',
+      arg: 'adaptive-concurrency',
+    },
+    maxRequestsPerSecond: {
+      doc: 'Hard cap on HTTP requests per second to the stores, per worker (0: none); each rclone child gets an equal share as --tpslimit, the SDK path a token bucket',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_MAX_REQUESTS_PER_SECOND',
+      arg: 'max-requests-per-second',
+    },
+    maxMiBPerSecond: {
+      doc: 'Hard cap on bandwidth per worker in MiB/s (0: none); each rclone child gets an equal share as --bwlimit, the SDK path a byte bucket',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_MAX_MIB_PER_SECOND',
+      arg: 'max-mib-per-second',
+    },
   },
   rclone: {
     binary: {
@@ -625,6 +646,9 @@ export type Config = {
     copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
     sqsUnhealthySeconds: number;
+    adaptiveConcurrency: boolean;
+    maxRequestsPerSecond: number;
+    maxMiBPerSecond: number;
   };
   rclone: {
     binary: string;

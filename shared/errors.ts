@@ -44,6 +44,7 @@ export type CopyFailureKind =
   | 'copy' // rclone or the SDK reported a failure
   | 'refused' // S3 refuses the object's attributes (over 10 tags, over 2 KB of user metadata, ...)
   | 'child' // the rclone child died and no other could take the copy
+  | 'throttled' // a store kept refusing with SlowDown, 503 or 429 past the worker's own retries
   | 'aborted'; // the worker is shutting down
 
 /** The HTTP status of an AWS SDK error's answer; undefined when no answer came (network, abort). */

@@ -21,6 +21,8 @@ export type BenchOptions = {
   /** Whole bench, seconds: runs that would start after it are skipped, the flatness run is shortened. */
   budgetSeconds: number;
   agentArgs: string[];
+  /** The throttled-source scenario (throttle.ts): objects per run, token bucket rate, random share, runs. */
+  throttle: { count: number; rate: number; fraction: number; runs: number };
   out: string;
   write: boolean;
   /** Render the notes from this results.json of an earlier run instead of measuring. */
@@ -28,7 +30,7 @@ export type BenchOptions = {
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --scenarios LIST         small,small-latency,large,large-latency,flatness (default: all)
+  --scenarios LIST         small,small-latency,large,large-latency,flatness,throttle (default: all)
   --copiers LIST           agent,reference,ceiling,rclone-direct (default: all)
   --small-count N          small objects (2000)        --small-bytes N   their size (4096)
   --large-count N          large objects (4)           --large-mib N     their size in MiB (256)
@@ -41,17 +43,28 @@ export const USAGE = `Usage: npm run bench -- [options]
   --batch-size N           keys per message (20, the lister's default)
   --ceiling-part-mib N     multipart part size of the ceiling (16)
   --budget-seconds N       time budget of the whole bench (570)
+  --throttle-count N       objects per throttled-source run (400)
+  --throttle-rate N        requests/s the token bucket admits (0: 0.4 × the unthrottled rate measured, at most 40)
+  --throttle-fraction F    share of requests answered SlowDown at random (0.3)
+  --throttle-runs N        runs of each throttled-source case (2)
   --agent-args JSON        extra flags for the agent, a JSON array (e.g. '["--rclone-children","8"]')
   --out FILE               notes file to write (BENCHMARKS.md)   --no-write   print only
   --from-results FILE      render the notes from an earlier run's results.json (in its log directory), measuring nothing`;
 
-const ALL_SCENARIOS = ['small', 'small-latency', 'large', 'large-latency', 'flatness'];
+const ALL_SCENARIOS = ['small', 'small-latency', 'large', 'large-latency', 'flatness', 'throttle'];
 const ALL_COPIERS = ['agent', 'reference', 'ceiling', 'rclone-direct'];
 
 function positive(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}: ${value}`);
+  return n;
+}
+
+function fraction(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new Error(`--${name} must be a number from 0 to 1: ${value}`);
   return n;
 }
 
@@ -88,6 +101,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'ceiling-part-mib': { type: 'string' },
       'budget-seconds': { type: 'string' },
       'agent-args': { type: 'string' },
+      'throttle-count': { type: 'string' },
+      'throttle-rate': { type: 'string' },
+      'throttle-fraction': { type: 'string' },
+      'throttle-runs': { type: 'string' },
       out: { type: 'string' },
       'no-write': { type: 'boolean' },
       'from-results': { type: 'string' },
@@ -119,6 +136,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     ceilingPartMiB: positive('ceiling-part-mib', values['ceiling-part-mib'], 16, 5),
     budgetSeconds: positive('budget-seconds', values['budget-seconds'], 570),
     agentArgs,
+    throttle: {
+      count: positive('throttle-count', values['throttle-count'], 400),
+      rate: positive('throttle-rate', values['throttle-rate'], 0, 0),
+      fraction: fraction('throttle-fraction', values['throttle-fraction'], 0.3),
+      runs: positive('throttle-runs', values['throttle-runs'], 2),
+    },
     out: values.out ?? 'BENCHMARKS.md',
     write: !values['no-write'],
     ...(values['from-results'] ? { fromResults: values['from-results'] } : {}),

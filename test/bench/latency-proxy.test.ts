@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
+import { SLOW_DOWN_BODY, startLatencyProxy, throttleGate } from '../../scripts/latency-proxy.ts';
 
 type Seen = { method: string; url: string; headers: IncomingHttpHeaders; rawHeaders: string[]; sha256: string };
 
@@ -122,4 +122,63 @@ void t.test('refuses a target that is not loopback http', async (t) => {
   await t.rejects(startLatencyProxy({ target: 'http://10.1.2.3:80', delayMs: 1 }), /loopback/);
   await t.rejects(startLatencyProxy({ target: 'https://127.0.0.1:80', delayMs: 1 }), /http/);
   await t.rejects(startLatencyProxy({ target: 'http://127.0.0.1:80', delayMs: -1 }), /delay/);
+});
+
+void t.test('throttleGate: a token bucket admits its burst, then R per second; refusals take no token', async (t) => {
+  let ms = 0;
+  const refuse = throttleGate({ ratePerSecond: 10, burst: 2, now: () => ms });
+  t.same([refuse(), refuse(), refuse()], [false, false, true], 'the burst of two, then refused');
+  ms += 100; // one token's worth
+  t.same([refuse(), refuse()], [false, true]);
+  ms += 1000; // ten tokens' worth, but the bucket holds two
+  t.same([refuse(), refuse(), refuse()], [false, false, true]);
+  let admitted = 0;
+  for (let i = 0; i < 1000; i++) {
+    ms += 1; // 1,000 requests over one second
+    if (!refuse()) admitted++;
+  }
+  t.equal(admitted, 10, 'R requests admitted over a second of requests at 1,000/s');
+});
+
+void t.test('throttleGate: a random share refused whatever the rate; bad settings refused', async (t) => {
+  const draws = [0.1, 0.5, 0.29, 0.31, 0.99];
+  const refuse = throttleGate({ slowDownFraction: 0.3, random: () => draws.shift() ?? 1 });
+  t.same([refuse(), refuse(), refuse(), refuse(), refuse()], [true, false, true, false, false]);
+  t.throws(() => throttleGate({ ratePerSecond: 0 }), /rate/);
+  t.throws(() => throttleGate({ slowDownFraction: 1.5 }), /fraction/);
+  t.throws(() => throttleGate({ ratePerSecond: 5, burst: 0.5 }), /burst/);
+});
+
+void t.test('a throttled request is answered 503 SlowDown at once and never reaches the target', async (t) => {
+  const target = await startTarget();
+  t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
+  const proxy = await startLatencyProxy({ target: target.endpoint, delayMs: 0, throttle: { slowDownFraction: 1 } });
+  t.teardown(() => proxy.stop());
+  const get = await send(proxy.endpoint, { method: 'GET', path: '/bucket/key' });
+  t.equal(get.status, 503);
+  t.equal(get.body.toString(), SLOW_DOWN_BODY);
+  t.match(get.body.toString(), /<Code>SlowDown<\/Code>/);
+  const head = await send(proxy.endpoint, { method: 'HEAD', path: '/bucket/key' });
+  t.equal(head.status, 503);
+  t.equal(head.body.length, 0, 'a HEAD answer has no body');
+  t.equal(proxy.throttled(), 2);
+  t.equal(proxy.requests(), 2);
+  t.equal(target.seen.length, 0, 'nothing reached the target');
+});
+
+void t.test('a proxy with a lifetime stops by itself', async (t) => {
+  const target = await startTarget();
+  t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
+  const proxy = await startLatencyProxy({ target: target.endpoint, delayMs: 0, lifetimeMs: 50 });
+  const deadline = Date.now() + 10_000;
+  let refused = false;
+  while (!refused && Date.now() < deadline) {
+    refused = await send(proxy.endpoint, { method: 'GET', path: '/x' }).then(
+      () => false,
+      () => true,
+    );
+    if (!refused) await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(refused, 'connections are refused once its lifetime is over');
+  await proxy.stop(); // a second stop is harmless
 });
