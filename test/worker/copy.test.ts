@@ -157,13 +157,9 @@ for (const store of SOURCE_STORES)
         [...all].map(([key, body]) => ({ key, size: body.length, etag: etags.get(key) as string })),
       ),
     );
-    const args = workerArgs(res, [...src.args, '--sdk-part-size-mib', '5']);
     // rclone uploads in 5 MiB parts from 5 MiB up, so 11 MiB objects take its multipart path too.
-    args[args.indexOf('--dest-rclone-options') + 1] = JSON.stringify({
-      no_head: 'true',
-      upload_cutoff: '5M',
-      chunk_size: '5M',
-    });
+    const rcloneParts = JSON.stringify({ upload_cutoff: '5M', chunk_size: '5M' });
+    const args = workerArgs(res, [...src.args, '--sdk-part-size-mib', '5', '--dest-rclone-options', rcloneParts]);
     const worker = await startWorker(stack, args, src.env);
     t.teardown(() => worker.stop('SIGKILL'));
     await waitFor(
