@@ -1,16 +1,16 @@
-// What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address)
-// and copy, within the stores' adaptive copy limits when they are on (copy-limiter.ts): an attempt a
+// What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address and
+// objects whose attributes it cannot set: copy-route.ts) and copy, within the stores' adaptive copy limits when they are on (copy-limiter.ts): an attempt a
 // store throttles waits in its slots and is tried again, without spending one of the message's
 // attempts. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage } from '../shared/errors.ts';
 import { destKey, type BatchMessage, type BatchObject } from '../shared/message.ts';
-import { rcloneCanAddress } from '../shared/s3-names.ts';
 import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { throttleBackoffMs } from './aimd.ts';
 import type { ByteRate } from './byte-rate.ts';
 import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
+import { pathByKeys, unsetByRclone, type CopyPath } from './copy-route.ts';
 import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { AttributesRefused, sdkCopy, SdkStepError } from './sdk-copy.ts';
@@ -36,7 +36,7 @@ export type Copier = {
 };
 
 /** A copy made, not yet verified: `target` is the destination key. */
-export type Copied = { object: BatchObject; target: string; path: 'rclone' | 'sdk' };
+export type Copied = { object: BatchObject; target: string; path: CopyPath };
 
 /** `firstDelivery`: the message is new (attempt 1, received once), so the destination is presumed absent. */
 export async function copyObject(
@@ -48,8 +48,11 @@ export async function copyObject(
 ): Promise<Copied> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
-  const viaRclone = copier.copyPath === 'rclone' && rcloneCanAddress(object.key) && rcloneCanAddress(target);
-  const once = () => copyOnce(copier, message, object, target, viaRclone, signal, firstDelivery);
+  const byKeys = pathByKeys(copier.copyPath, object.key, target);
+  let path: CopyPath = byKeys;
+  const once = async () => {
+    path = await copyOnce(copier, message, object, target, byKeys, signal, firstDelivery);
+  };
   const limits = copier.limits;
   try {
     if (!limits) await once();
@@ -58,7 +61,7 @@ export async function copyObject(
     if (err instanceof CopyError) throw new CopyError(err.kind, err.message, { ...where, store: err.store });
     throw new CopyError(signal.aborted ? 'aborted' : 'copy', errorMessage(err), where);
   }
-  return { object, target, path: viaRclone ? 'rclone' : 'sdk' };
+  return { object, target, path };
 }
 
 /** Runs attempts in slots of both stores; a throttled attempt backs off in its slots and goes again. */
@@ -111,53 +114,48 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** One attempt by the chosen path. Rejects with a CopyError (context added by the caller). */
+/** One attempt by the chosen path; returns the path that copied. Rejects with a CopyError (context added by the caller). */
 async function copyOnce(
   copier: Copier,
   message: BatchMessage,
   object: BatchObject,
   target: string,
-  viaRclone: boolean,
+  byKeys: CopyPath,
   signal: AbortSignal,
   firstDelivery: boolean,
-): Promise<void> {
+): Promise<CopyPath> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   try {
-    if (viaRclone) {
-      // rclone never reads tags and its GET answer is not ours to see: one GetObjectTagging per object
-      // (a HEAD would cost the same and still need it where there are tags), before the bytes move;
-      // the tags then travel with rclone's upload (x-amz-tagging through --metadata-set).
-      const tags = await copier.tags.read(copier.source(), message.source.bucket, object.key, signal);
-      const refused = refusedByS3({ metadata: {}, tags });
-      if (refused) throw new CopyError('refused', `S3 would refuse this object: ${refused}`, where);
-      await copier.rcloneCopy({
-        srcBucket: message.source.bucket,
-        srcKey: object.key,
-        dstBucket: message.dest.bucket,
-        dstKey: target,
-        presumeAbsent: firstDelivery,
-        tagging: taggingHeader(tags),
-        signal,
-      });
-    } else {
-      const { md5 } = await sdkCopy({
-        source: copier.source(),
-        dest: copier.dest,
-        srcBucket: message.source.bucket,
-        srcKey: object.key,
-        dstBucket: message.dest.bucket,
-        dstKey: target,
-        partSizeBytes: copier.partSizeBytes,
-        controls: copier.controls,
-        tags: copier.tags,
-        signal,
-        bandwidth: copier.bandwidth,
-      });
-      // The SDK path hashed the bytes it read: they must be what the source listed.
-      if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
-        throw new CopyError('verify', `bytes read have MD5 ${md5}, the source ETag is ${object.etag}`, where);
+    if (byKeys === 'rclone') {
+      // rclone's GET answer is not ours to see and it never reads tags: one source HEAD says what the
+      // object carries (tag count, Expires, redirect) before the bytes move; the tags then travel with
+      // rclone's upload (x-amz-tagging through MetadataSet), read only where there are some.
+      const head = await copier
+        .source()
+        .send(new HeadObjectCommand({ Bucket: message.source.bucket, Key: object.key }), { abortSignal: signal })
+        .catch((err: unknown) => {
+          throw new SdkStepError('source', 'HeadObject', err);
+        });
+      if (unsetByRclone(head).length === 0) {
+        const tags = copier.tags.wanted(head.TagCount)
+          ? await copier.tags.read(copier.source(), message.source.bucket, object.key, signal)
+          : undefined;
+        const refused = refusedByS3({ metadata: head.Metadata ?? {}, tags });
+        if (refused) throw new CopyError('refused', `S3 would refuse this object: ${refused}`, where);
+        await copier.rcloneCopy({
+          srcBucket: message.source.bucket,
+          srcKey: object.key,
+          dstBucket: message.dest.bucket,
+          dstKey: target,
+          presumeAbsent: firstDelivery,
+          tagging: taggingHeader(tags),
+          signal,
+        });
+        return 'rclone';
       }
     }
+    await copyBySdk(copier, message, object, target, signal, where);
+    return 'sdk';
   } catch (err) {
     if (err instanceof CopyError) throw err;
     if (err instanceof AttributesRefused) throw new CopyError('refused', err.message, where);
@@ -171,5 +169,32 @@ async function copyOnce(
       ...where,
       store: step?.store,
     });
+  }
+}
+
+async function copyBySdk(
+  copier: Copier,
+  message: BatchMessage,
+  object: BatchObject,
+  target: string,
+  signal: AbortSignal,
+  where: { bucket: string; key: string; attempt: number },
+): Promise<void> {
+  const { md5 } = await sdkCopy({
+    source: copier.source(),
+    dest: copier.dest,
+    srcBucket: message.source.bucket,
+    srcKey: object.key,
+    dstBucket: message.dest.bucket,
+    dstKey: target,
+    partSizeBytes: copier.partSizeBytes,
+    controls: copier.controls,
+    tags: copier.tags,
+    signal,
+    bandwidth: copier.bandwidth,
+  });
+  // The SDK path hashed the bytes it read: they must be what the source listed.
+  if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
+    throw new CopyError('verify', `bytes read have MD5 ${md5}, the source ETag is ${object.etag}`, where);
   }
 }

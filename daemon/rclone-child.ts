@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import type { Logger } from '../shared/logger.ts';
 import { MIN_RCLONE_VERSION } from '../shared/rclone-version.ts';
 import { isRcErrorReply, type CorePidReply, type RcErrorReply } from './rc-api.ts';
+import { DROPPED_OWN_METADATA } from './rclone-env.ts';
 
 /** The child could not be reached, or the connection broke (it died, was killed, or hung). */
 export class RcTransportError extends Error {
@@ -170,7 +171,7 @@ export class RcloneChild {
     if (this.#partial.length > 10_000) this.#partial = this.#partial.slice(0, 10_000);
     for (const raw of lines) {
       const line = this.#redact(raw.trimEnd());
-      if (!line) continue;
+      if (!line || DROPPED_OWN_METADATA.test(line)) continue;
       if (!this.#port) {
         const serving = SERVING.exec(line);
         if (serving) this.#port = Number(serving[1]);

@@ -163,7 +163,30 @@ export type ChildArgsInput = {
   baseEnv: NodeJS.ProcessEnv;
   /** Connect and idle timeouts towards the stores, in ms (defaults: 5 s and 10 s). */
   timeouts?: { connectMs: number; idleMs: number };
+  /** Let rclone write its own x-amz-meta-mtime, -btime and -md5chksum (config rclone.keepOwnMetadata). */
+  keepOwnMetadata?: boolean;
 };
+
+/**
+ * rclone 1.75.2 writes metadata of its own on every upload: x-amz-meta-mtime always (no flag stops it),
+ * x-amz-meta-btime (the source's Last-Modified) with --metadata, x-amz-meta-md5chksum on multipart. The
+ * destination must hold only what the source had, so: --s3-disable-checksum stops md5chksum (the worker
+ * verifies every copy itself), and an upload header whose value HTTP forbids (DEL) overwrites mtime and
+ * btime, which rclone's last check before the upload then drops ("Dropping invalid metadata value").
+ * Verified in backend/s3 prepareUpload and for real (test/worker/fidelity.test.ts, test/rclone/env.test.ts).
+ */
+export const DROPPED_VALUE = '\x7f';
+export function ownMetadataFlags(keep: boolean): string[] {
+  if (keep) return [];
+  return [
+    '--s3-disable-checksum',
+    `--header-upload=X-Amz-Meta-Mtime: ${DROPPED_VALUE}`,
+    `--header-upload=X-Amz-Meta-Btime: ${DROPPED_VALUE}`,
+  ];
+}
+
+/** rclone's complaint about the values ownMetadataFlags plants: expected on every upload, so not logged. */
+export const DROPPED_OWN_METADATA = /Dropping invalid metadata value "\\x7f" for key "(mtime|btime)"/;
 
 /** rclone's low-level retries: its S3 calls are tried this many times (see childArgs). */
 export const LOW_LEVEL_RETRIES = 2;
@@ -187,8 +210,9 @@ export function childArgs(input: ChildArgsInput): string[] {
     // an identical destination with another mtime is left alone, not rewritten by a server-side copy
     '--no-update-modtime',
     // carry Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
-    // user metadata (1.75.2 verified; it also writes x-amz-meta-btime, and x-amz-meta-mtime always)
+    // user metadata (1.75.2 verified), without rclone's own unless asked for
     '--metadata',
+    ...ownMetadataFlags(input.keepOwnMetadata ?? false),
     // a synchronous copyfile of a large object may take hours; the default cuts the reply at 1 h
     '--rc-server-write-timeout=168h',
     // every rc call is a job kept in memory until it expires

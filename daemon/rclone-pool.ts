@@ -55,6 +55,8 @@ export type PoolOptions = {
   tuning?: Partial<PoolTuning>;
   /** Connect and idle timeouts towards the stores (rclone-env.ts childArgs). */
   timeouts?: { connectMs: number; idleMs: number };
+  /** Let rclone write its own mtime, btime and md5chksum metadata (rclone-env.ts ownMetadataFlags). */
+  keepOwnMetadata?: boolean;
 };
 
 export type CopyRequest = {
@@ -138,12 +140,7 @@ export class RclonePool {
     this.#source = options.source;
     this.#wrapper = parentDeathWrapper(options.baseEnv.PATH ?? '');
     // Fail at once on a bad flag or option, not in every child start.
-    childArgs({
-      transfersPerChild: options.transfersPerChild,
-      flags: options.flags,
-      baseEnv: options.baseEnv,
-      timeouts: options.timeouts,
-    });
+    this.#args();
     childEnv({ source: options.source, dest: options.dest, baseEnv: options.baseEnv, rcUser: 'u', rcPass: 'p' });
     this.#slots = Array.from({ length: options.children }, (_, index) => ({
       index,
@@ -305,6 +302,11 @@ export class RclonePool {
     else this.#allDownSince ??= Date.now();
   }
 
+  #args(): string[] {
+    const { transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata } = this.#options;
+    return childArgs({ transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata });
+  }
+
   #spec() {
     const rcUser = randomBytes(12).toString('hex');
     const rcPass = randomBytes(24).toString('hex');
@@ -313,12 +315,7 @@ export class RclonePool {
     return {
       binary: this.#options.binary,
       wrapper: this.#wrapper,
-      args: childArgs({
-        transfersPerChild: this.#options.transfersPerChild,
-        flags: this.#options.flags,
-        baseEnv,
-        timeouts: this.#options.timeouts,
-      }),
+      args: this.#args(),
       env: childEnv({ source, dest, baseEnv, rcUser, rcPass }),
       rcUser,
       rcPass,

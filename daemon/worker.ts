@@ -190,6 +190,7 @@ export class Worker {
         }),
         ...config.rclone.flags,
       ],
+      keepOwnMetadata: config.rclone.keepOwnMetadata,
       startTimeoutMs: config.rclone.startTimeoutSeconds * 1000,
       source: sourceRemote(config, source.credentials),
       dest: {

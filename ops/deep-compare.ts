@@ -47,6 +47,7 @@ export class DeepComparer {
   readonly #log: Logger;
   readonly #onFinding: (finding: AttributeFinding) => void;
   readonly #onFailure: (failure: DeepFailure) => void;
+  readonly #ignoreMetadata: readonly string[];
 
   constructor(options: {
     source: DeepStore;
@@ -55,12 +56,15 @@ export class DeepComparer {
     log: Logger;
     onFinding: (finding: AttributeFinding) => void;
     onFailure: (failure: DeepFailure) => void;
+    /** Metadata the destination may have that the source need not (rclone's own, where kept). */
+    ignoreMetadata?: readonly string[];
   }) {
     this.#stores = { source: options.source, destination: options.dest };
     this.#limiter = new Limiter(options.concurrency);
     this.#log = options.log;
     this.#onFinding = options.onFinding;
     this.#onFailure = options.onFailure;
+    this.#ignoreMetadata = options.ignoreMetadata ?? [];
   }
 
   /** The lister's compareAlike hook: compares every pair, returns the source objects that differ. */
@@ -73,7 +77,7 @@ export class DeepComparer {
   async #compareOne(object: BatchObject): Promise<boolean> {
     const [source, dest] = await Promise.all([this.#read('source', object.key), this.#read('destination', object.key)]);
     if (!source || !dest) return false;
-    const differences = diffAttributes(source, dest);
+    const differences = diffAttributes(source, dest, { ignoreMetadata: this.#ignoreMetadata });
     if (differences.length === 0) return false;
     this.#onFinding({ key: object.key, differences });
     return true;

@@ -4,7 +4,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { sqsClient } from '../shared/aws.ts';
 import type { Command } from '../shared/command.ts';
-import type { AttributeDifference } from '../shared/object-attributes.ts';
+import { RCLONE_OWN_METADATA, type AttributeDifference } from '../shared/object-attributes.ts';
 import { destClient, jobSettings, requireSettings, sourceClient } from '../lister/clients.ts';
 import type { Difference } from '../lister/diff.ts';
 import { MemoryManifestStore } from '../lister/manifest.ts';
@@ -156,6 +156,8 @@ export const verifyCommand: Command = {
           log,
           onFinding: collector.addAttributes,
           onFailure: collector.addFailure,
+          // an operator who let rclone write its own metadata does not want it reported
+          ignoreMetadata: config.rclone.keepOwnMetadata ? RCLONE_OWN_METADATA : [],
         })
       : undefined;
     try {

@@ -328,7 +328,7 @@ const schema = {
       arg: 'verify-etag',
     },
     copyPath: {
-      doc: 'Who copies keys rclone can address: sdk (the whole object: system and user metadata, tags, nothing added) or rclone (rclone 1.75 adds x-amz-meta-mtime and -btime and drops Expires and Website-Redirect-Location; tags are still copied)',
+      doc: 'Who copies keys rclone can address: sdk (GetObject streamed into an upload) or rclone (the rclone rcd children; objects with Expires or Website-Redirect-Location, which rclone cannot set, go the SDK way). Both copy the whole object: system and user metadata, tags, nothing added',
       format: ['sdk', 'rclone'],
       default: 'sdk',
       env: 'RCLONE_MIGRATE_COPY_PATH',
@@ -405,6 +405,13 @@ const schema = {
       default: [],
       env: 'RCLONE_MIGRATE_RCLONE_FLAGS',
       arg: 'rclone-flags',
+    },
+    keepOwnMetadata: {
+      doc: "On the rclone copy path, let rclone write its own x-amz-meta-mtime, -btime and -md5chksum (off: the destination holds only the source's metadata)",
+      format: Boolean,
+      default: false,
+      env: 'RCLONE_MIGRATE_RCLONE_KEEP_OWN_METADATA',
+      arg: 'rclone-keep-own-metadata',
     },
     startTimeoutSeconds: {
       doc: 'How long an rclone child may take to answer after it starts, in seconds',
@@ -655,6 +662,7 @@ export type Config = {
     children: number;
     transfersPerChild: number;
     flags: string[];
+    keepOwnMetadata: boolean;
     startTimeoutSeconds: number;
   };
   metrics: { host: string; port: number };

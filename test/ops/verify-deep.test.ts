@@ -192,6 +192,17 @@ for (const store of SOURCE_STORES) {
       );
     });
 
+    void t.test("--deep with rclone's own metadata kept (--rclone-keep-own-metadata): not reported", async (t) => {
+      const out = await verify(['verify', '--deep', '--json', '--rclone-keep-own-metadata']);
+      const report = JSON.parse(out.stdout) as VerifyReport;
+      const meta = report.keys.attributes.find((a) => a.key === 'd/meta');
+      t.same(
+        meta?.differences.map((d) => d.field),
+        ['x-amz-meta-colour', 'x-amz-meta-owner'],
+        'mtime left out, the rest still reported',
+      );
+    });
+
     void t.test('--deep --enqueue sends the keys whose attributes differ with the others', async (t) => {
       const out = await verify(['verify', '--deep', '--enqueue', '--json']);
       t.equal(out.code, 0, `all differences sent: ${out.stderr}`);

@@ -1,0 +1,25 @@
+// Which path copies an object: pure decisions, made before any request (by its keys) and after the
+// source's HEAD (by its attributes). The rclone pool is taken only where it can move the whole object.
+import { attributesOf, type ObjectHeaders } from '../shared/object-attributes.ts';
+import { rcloneCanAddress } from '../shared/s3-names.ts';
+
+export type CopyPath = 'rclone' | 'sdk';
+
+/** The operator's choice (worker.copyPath), narrowed to the SDK for keys rclone cannot address. */
+export function pathByKeys(chosen: CopyPath, srcKey: string, dstKey: string): CopyPath {
+  return chosen === 'rclone' && rcloneCanAddress(srcKey) && rcloneCanAddress(dstKey) ? 'rclone' : 'sdk';
+}
+
+/**
+ * The headers of the object that rclone's upload cannot set: its s3 backend (1.75.2, prepareUpload)
+ * sets Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Content-Type, user
+ * metadata and x-amz-tagging, but neither Expires nor Website-Redirect-Location. An object with one of
+ * them is copied by the SDK instead, so that it arrives whole.
+ */
+export function unsetByRclone(head: ObjectHeaders): string[] {
+  const a = attributesOf(head);
+  return [
+    ...(a.expires !== undefined ? ['Expires'] : []),
+    ...(a.websiteRedirectLocation !== undefined ? ['Website-Redirect-Location'] : []),
+  ];
+}
