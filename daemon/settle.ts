@@ -47,24 +47,29 @@ export function decideSettlement(
   if (failed.length === 0) return { outcome: 'deleted', steps: [{ type: 'delete' }] };
 
   const errors = new Map(failed.map((f) => [f.key, f.error.slice(0, MAX_ERROR_CHARS)]));
-  const objects = message.objects.filter((o) => errors.has(o.key));
-  if (message.attempt >= policy.maxAttempts) {
+  // Keys no retry can help (S3 refuses their tags or metadata) go to the dead-letter queue at once.
+  const final = message.attempt >= policy.maxAttempts ? failed : failed.filter((f) => NEVER_RETRIED.has(f.kind));
+  const finalKeys = new Set(final.map((f) => f.key));
+  const steps: SettleStep[] = [];
+  if (final.length > 0) {
     // A dead letter says the kind with each key's last error, so an operator can act without the logs.
-    const kinds = new Map(failed.map((f) => [f.key, f.kind]));
+    const kinds = new Map(final.map((f) => [f.key, f.kind]));
     const described = new Map([...errors].map(([key, error]) => [key, `${kinds.get(key) ?? 'copy'}: ${error}`]));
+    const objects = message.objects.filter((o) => finalKeys.has(o.key));
     const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, described));
-    return {
-      outcome: 'dead_lettered',
-      steps: [...bodies.map((b) => ({ type: 'dead-letter' as const, ...b })), { type: 'delete' }],
-    };
+    steps.push(...bodies.map((b) => ({ type: 'dead-letter' as const, ...b })));
   }
-  const bodies = fitBodies(objects, (part) => retryBody(message, part, errors));
-  const delaySeconds = retryDelay(policy, message.attempt);
-  return {
-    outcome: 'resent',
-    steps: [...bodies.map((b) => ({ type: 'resend' as const, ...b, delaySeconds })), { type: 'delete' }],
-  };
+  const retried = message.objects.filter((o) => errors.has(o.key) && !finalKeys.has(o.key));
+  if (retried.length > 0) {
+    const bodies = fitBodies(retried, (part) => retryBody(message, part, errors));
+    const delaySeconds = retryDelay(policy, message.attempt);
+    steps.push(...bodies.map((b) => ({ type: 'resend' as const, ...b, delaySeconds })));
+  }
+  return { outcome: retried.length > 0 ? 'resent' : 'dead_lettered', steps: [...steps, { type: 'delete' }] };
 }
+
+/** Failure kinds a retry cannot change. */
+const NEVER_RETRIED: ReadonlySet<CopyFailureKind> = new Set(['refused']);
 
 function retryBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {
   return encodeMessage({

@@ -25,7 +25,7 @@ const message = (attempt: number, keys = ['a', 'b', 'c']): BatchMessage => ({
 });
 const policy = { maxAttempts: 3, retryDelaySeconds: 10 };
 const ok = (key: string): KeyOutcome => ({ key, ok: true, bytes: 1, path: 'rclone' });
-const bad = (key: string, kind: 'copy' | 'aborted' = 'copy'): KeyOutcome => ({
+const bad = (key: string, kind: 'copy' | 'aborted' | 'refused' = 'copy'): KeyOutcome => ({
   key,
   ok: false,
   kind,
@@ -79,6 +79,32 @@ t.test('attempts exhausted: dead-letter each key with its error, then delete', a
     'the original carries only the failed keys, for redrive',
   );
   t.equal(original.attempt, 1);
+});
+
+t.test('a key S3 refuses is dead-lettered at once; the others of the batch are retried', async (t) => {
+  const s = decideSettlement(message(1), [ok('a'), bad('b', 'refused'), bad('c')], policy);
+  t.equal(s.outcome, 'resent', 'the batch still has a key to retry');
+  t.same(
+    s.steps.map((x) => x.type),
+    ['dead-letter', 'resend', 'delete'],
+    'every send before the delete',
+  );
+  const [dead, resend] = s.steps;
+  if (dead?.type !== 'dead-letter' || resend?.type !== 'resend') throw new Error('expected dead-letter, resend');
+  const letter = JSON.parse(dead.body) as DeadLetter;
+  t.same(letter.failures, [{ key: 'b', error: 'refused: boom b' }]);
+  t.equal(letter.reason, '1 key(s) failed after 1 attempt(s): refused: boom b');
+  t.same(
+    parseMessage(resend.body).objects.map((o) => o.key),
+    ['c'],
+  );
+
+  const alone = decideSettlement(message(1), [ok('a'), bad('b', 'refused')], policy);
+  t.equal(alone.outcome, 'dead_lettered', 'only refused keys: nothing to retry');
+  t.same(
+    alone.steps.map((x) => x.type),
+    ['dead-letter', 'delete'],
+  );
 });
 
 t.test('shutdown cut the batch short: release the whole message', async (t) => {
