@@ -1,10 +1,11 @@
 // Source credentials refused → CopyError 'auth'; new credentials → a rolling restart that copies again.
-// moto checks signatures only once asked to (POST /moto-api/reset-auth), and then only for keys of
-// IAM users it knows: the test creates one, puts its objects, then turns checking on.
+// moto checks signatures only once asked to, and then only for keys of IAM users it knows
+// (helpers/moto-auth.ts): the test creates one, puts its objects, then turns checking on.
 import t from 'tap';
 import { CopyError } from '../../shared/errors.ts';
-import { createResources, localClients, LOCAL_REGION, startLocalStack } from '../../scripts/local-stack.ts';
+import { createResources, localClients, startLocalStack } from '../../scripts/local-stack.ts';
 import { RclonePool } from '../../daemon/rclone-pool.ts';
+import { checkSignatures, motoUser } from '../helpers/moto-auth.ts';
 import { content, get, memoryLogger, poolOptions, put, running, sha256, waitFor } from './fixture.ts';
 
 const stack = await startLocalStack();
@@ -12,43 +13,7 @@ t.teardown(() => stack.stop());
 const { s3 } = localClients(stack);
 const res = await createResources(stack, { name: 'auth', secrets: false });
 
-/** moto's IAM query API; unsigned requests are fine while moto is not checking. */
-async function iam(params: Record<string, string>): Promise<string> {
-  const reply = await fetch(stack.endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `AWS4-HMAC-SHA256 Credential=test/20240101/${LOCAL_REGION}/iam/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({ Version: '2010-05-08', ...params }),
-  });
-  const text = await reply.text();
-  if (!reply.ok) throw new Error(`IAM ${params.Action}: ${reply.status} ${text}`);
-  return text;
-}
-
-async function checkSignatures(on: boolean): Promise<void> {
-  const reply = await fetch(`${stack.endpoint}/moto-api/reset-auth`, {
-    method: 'POST',
-    headers: { 'content-type': 'text/plain' },
-    body: on ? '0' : 'inf',
-  });
-  if (!reply.ok) throw new Error(`reset-auth: ${reply.status}`);
-}
-
-await iam({ Action: 'CreateUser', UserName: 'migrator' });
-const keyXml = await iam({ Action: 'CreateAccessKey', UserName: 'migrator' });
-const accessKeyId = /<AccessKeyId>([^<]+)</.exec(keyXml)?.[1] as string;
-const secretAccessKey = /<SecretAccessKey>([^<]+)</.exec(keyXml)?.[1] as string;
-await iam({
-  Action: 'PutUserPolicy',
-  UserName: 'migrator',
-  PolicyName: 'all',
-  PolicyDocument: JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-  }),
-});
+const { accessKeyId, secretAccessKey } = await motoUser(stack.endpoint, 'migrator');
 const body = content(50_000, 'guarded');
 await put(s3, res.sourceBucket, 'guarded.bin', body);
 
@@ -63,8 +28,8 @@ void t.test('refused source credentials are CopyError auth; new ones roll the ch
   });
   await pool.start();
   t.teardown(() => pool.stop());
-  await checkSignatures(true);
-  t.teardown(() => checkSignatures(false));
+  await checkSignatures(stack.endpoint, true);
+  t.teardown(() => checkSignatures(stack.endpoint, false));
 
   const copy = (dstKey: string) =>
     pool.copy({ srcBucket: res.sourceBucket, srcKey: 'guarded.bin', dstBucket: res.destBucket, dstKey });
@@ -83,7 +48,7 @@ void t.test('refused source credentials are CopyError auth; new ones roll the ch
   t.match(pool.stats(), { up: 2, total: 2, restarts: 0 }, 'a credentials change is not a restart after failure');
   await copy('guarded.bin');
   await copy('guarded-again.bin');
-  await checkSignatures(false);
+  await checkSignatures(stack.endpoint, false);
   t.equal(sha256(await get(s3, res.destBucket, 'guarded.bin')), sha256(body));
   t.notOk(text().includes(secretAccessKey), 'no secret in the logs');
 });

@@ -11,27 +11,13 @@ import { batch, content, enqueue, putObject, sha256, sha256Of, takeAll } from '.
 import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
 import { cephClient, cephStore, uniqueBucket } from '../helpers/ceph.ts';
 import { SOURCE_STORES, type SourceStoreName } from '../helpers/source-store.ts';
+import { checkSignatures, motoUser } from '../helpers/moto-auth.ts';
 
 const stack = await startLocalStack();
 t.teardown(() => stack.stop());
 const source = await startLocalStack();
 t.teardown(() => source.stop());
 const { s3, sqs, secrets } = localClients(stack);
-
-/** moto's IAM query API on the source; unsigned requests are fine while it is not checking. */
-async function iam(params: Record<string, string>): Promise<string> {
-  const reply = await fetch(source.endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `AWS4-HMAC-SHA256 Credential=test/20240101/${LOCAL_REGION}/iam/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({ Version: '2010-05-08', ...params }),
-  });
-  const text = await reply.text();
-  if (!reply.ok) throw new Error(`IAM ${params.Action}: ${reply.status} ${text}`);
-  return text;
-}
 
 type Source = {
   endpoint: string;
@@ -58,19 +44,7 @@ async function signatureCheckingSource(t: Tap, store: SourceStoreName, bucket: s
       checkSignatures: async () => undefined, // RGW always does
     };
   }
-  await iam({ Action: 'CreateUser', UserName: 'migrator' });
-  const keyXml = await iam({ Action: 'CreateAccessKey', UserName: 'migrator' });
-  const accessKeyId = /<AccessKeyId>([^<]+)</.exec(keyXml)?.[1] as string;
-  const secretAccessKey = /<SecretAccessKey>([^<]+)</.exec(keyXml)?.[1] as string;
-  await iam({
-    Action: 'PutUserPolicy',
-    UserName: 'migrator',
-    PolicyName: 'all',
-    PolicyDocument: JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-    }),
-  });
+  const { accessKeyId, secretAccessKey } = await motoUser(source.endpoint, 'migrator');
   const s3 = new S3Client({
     region: LOCAL_REGION,
     endpoint: source.endpoint,
@@ -85,10 +59,7 @@ async function signatureCheckingSource(t: Tap, store: SourceStoreName, bucket: s
     s3,
     bucket,
     args: [],
-    async checkSignatures(on) {
-      const reply = await fetch(`${source.endpoint}/moto-api/reset-auth`, { method: 'POST', body: on ? '0' : 'inf' });
-      if (!reply.ok) throw new Error(`reset-auth: ${reply.status}`);
-    },
+    checkSignatures: (on) => checkSignatures(source.endpoint, on),
   };
 }
 

@@ -7,7 +7,8 @@ import t from 'tap';
 import { startBlackHole } from '../../scripts/black-hole.ts';
 import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
 import { createResources, freePort, localClients, startLocalStack } from '../../scripts/local-stack.ts';
-import { batch, content, enqueue, putObject, sha256, sha256Of, takeAll } from '../helpers/queues.ts';
+import { takeAll } from '../helpers/queues.ts';
+import { expectAllCopied, outageBatches } from '../helpers/outage-run.ts';
 import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
 
 const stack = await startLocalStack();
@@ -16,9 +17,12 @@ const { s3, sqs } = localClients(stack);
 
 t.test('a silent source is seen, stalled copies are handed back, and all is copied after', async (t) => {
   const res = await createResources(stack, { name: 'stall' });
-  const bodies = new Map<string, Buffer>();
-  for (let m = 0; m < 5; m++) for (let k = 0; k < 4; k++) bodies.set(`s${m}/${k}`, content(300 + k, `${m}/${k}`));
-  for (const [key, body] of bodies) await putObject(s3, res.sourceBucket, key, body);
+  const { bodies, send } = await outageBatches({ s3, sqs }, res, {
+    prefix: 's',
+    messages: 5,
+    perMessage: 4,
+    size: 300,
+  });
   const port = await freePort();
   let proxy = await startLatencyProxy({ target: stack.endpoint, delayMs: 0, port });
   // default store timeouts (connect 5 s, idle 10 s): what is under test
@@ -27,10 +31,6 @@ t.test('a silent source is seen, stalled copies are handed back, and all is copi
     workerArgs(res, ['--source-endpoint', proxy.endpoint, '--outage-probe-seconds', '5', '--max-attempts', '3']),
   );
   t.teardown(() => worker.stop('SIGKILL'));
-  const send = async (m: number) => {
-    const keys = [...bodies].filter(([key]) => key.startsWith(`s${m}/`)).map(([key, b]) => ({ key, size: b.length }));
-    await enqueue(sqs, res.queueUrl, batch(res, keys));
-  };
   await send(0);
   await waitFor(
     'the first batch copied',
@@ -62,14 +62,5 @@ t.test('a silent source is seen, stalled copies are handed back, and all is copi
   await hole.stop();
   proxy = await startLatencyProxy({ target: stack.endpoint, delayMs: 0, port });
   t.teardown(() => proxy.stop());
-  await waitFor(
-    'every object copied',
-    async () => (await worker.metric('rclone_migrate_objects_copied_total')) >= bodies.size,
-    120_000,
-  );
-  t.equal(await worker.metric('rclone_migrate_stores_unreachable'), 0, 'receiving resumed');
-  for (const [key, body] of bodies) t.equal(await sha256Of(s3, res.destBucket, key), sha256(body), key);
-  t.same(await takeAll(sqs, res.deadLetterUrl, 0), [], 'nothing dead-lettered');
-  t.equal(await worker.metric('rclone_migrate_objects_dead_lettered_total'), 0);
-  t.equal((await worker.stop()).code, 0);
+  await expectAllCopied(t, worker, { s3, sqs }, res, bodies);
 });
