@@ -90,6 +90,18 @@ export function createMetrics() {
       help: 'Times an rclone child was restarted after it died or stopped answering',
       registers: r,
     }),
+    childRss: new Gauge({
+      name: `${PREFIX}rclone_child_rss_bytes`,
+      help: 'Resident memory of each rclone child at its last health check, by pool slot',
+      labelNames: ['slot'] as const,
+      registers: r,
+    }),
+    childRecycles: new Counter({
+      name: `${PREFIX}rclone_child_recycles_total`,
+      help: 'Times an rclone child was drained and restarted past its limit, by reason (rss, copies)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
     visibilityExtensions: new Counter({
       name: `${PREFIX}visibility_extensions_total`,
       help: 'Message visibility extensions made by the heartbeat',

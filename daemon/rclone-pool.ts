@@ -1,13 +1,16 @@
 // The supervised pool of long-lived `rclone rcd` children: dispatch of copies to the least busy healthy
 // child (FIFO when all slots are taken), health checks, restarts with back-off, transparent retry of
-// copies a dying child had in flight, and rolling restarts when the source credentials change.
+// copies a dying child had in flight, rolling restarts when the source credentials change, and recycling
+// of a child past its memory or copy limit (drained, then restarted in its slot).
 import { randomBytes } from 'node:crypto';
 import { CopyError, errorMessage } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from './metrics.ts';
+import { readRssBytes } from './proc-rss.ts';
 import { classifyRcError, describeCopyFailure, type CopyFileParams, type CorePidReply } from './rc-api.ts';
 import { parentDeathWrapper, RcAbortError, RcloneChild, RcReplyError, RcTransportError } from './rclone-child.ts';
 import { childArgs, childEnv, DEST_REMOTE, SOURCE_REMOTE, type DestRemote, type SourceRemote } from './rclone-env.ts';
+import { recycleDecision, type RecycleLimits, type RecycleReason } from './recycle.ts';
 
 export type { DestRemote, SourceRemote } from './rclone-env.ts';
 
@@ -57,6 +60,8 @@ export type PoolOptions = {
   timeouts?: { connectMs: number; idleMs: number };
   /** Let rclone write its own mtime, btime and md5chksum metadata (rclone-env.ts ownMetadataFlags). */
   keepOwnMetadata?: boolean;
+  /** A child past these limits is drained and restarted (recycle.ts); default: never. */
+  recycle?: RecycleLimits;
 };
 
 export type CopyRequest = {
@@ -99,6 +104,11 @@ type Slot = {
   restartTimer: NodeJS.Timeout | undefined;
   /** Source credentials generation its child was started with. */
   generation: number;
+  /** Copies dispatched to its child since it started, and the child's last sampled RSS. */
+  copies: number;
+  rssBytes: number | undefined;
+  /** A recycle under way: its child takes no new copies, then it is stopped and the slot started again. */
+  recycling: 'draining' | 'restarting' | undefined;
 };
 
 type Lease = { slot: Slot; child: RcloneChild };
@@ -153,6 +163,9 @@ export class RclonePool {
       checking: false,
       restartTimer: undefined,
       generation: 0,
+      copies: 0,
+      rssBytes: undefined,
+      recycling: undefined,
     }));
     options.metrics?.childrenConfigured.set(options.children);
     options.metrics?.childrenUp.set(0);
@@ -360,6 +373,11 @@ export class RclonePool {
     slot.upSince = Date.now();
     slot.healthFailures = 0;
     slot.generation = generation;
+    slot.copies = 0;
+    slot.rssBytes = undefined;
+    // before #pump below: from here another slot may be recycled
+    if (slot.recycling) this.#log.debug({ slot: slot.index, pid: child.pid }, 'recycled rclone child is up');
+    slot.recycling = undefined;
     this.#inFlight.set(child, 0);
     void child.exited.then((exit) => this.#childExited(slot, child, exit));
     this.#updateUp();
@@ -436,6 +454,9 @@ export class RclonePool {
     this.#inFlight.set(lease.child, left);
     if (left === 0 && this.#retired.has(lease.child)) void this.#stopRetired(lease.child);
     if (left === 0 && !lease.child.alive) this.#inFlight.delete(lease.child);
+    if (left === 0 && lease.slot.child === lease.child && lease.slot.recycling === 'draining') {
+      void this.#restartRecycled(lease.slot, lease.child);
+    }
     this.#pump();
   }
 
@@ -446,7 +467,7 @@ export class RclonePool {
       const waiter = this.#waiters[0] as Waiter;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
-        if (!slot.up || !slot.child || slot.busy >= capacity) continue;
+        if (!slot.up || !slot.child || slot.recycling || slot.busy >= capacity) continue;
         if (!best) {
           best = slot;
           continue;
@@ -458,8 +479,10 @@ export class RclonePool {
       if (!best || !best.child) return;
       this.#waiters.shift();
       best.busy++;
+      best.copies++;
       this.#inFlight.set(best.child, (this.#inFlight.get(best.child) ?? 0) + 1);
       waiter.resolve({ slot: best, child: best.child });
+      this.#considerRecycle(best);
     }
   }
 
@@ -508,6 +531,7 @@ export class RclonePool {
       if (reply.pid !== child.pid) throw new Error(`answered with pid ${reply.pid}`);
       slot.healthFailures = 0;
       if (Date.now() - slot.upSince >= this.#tuning.stableAfterMs) slot.failures = 0;
+      await this.#sampleRss(slot, child);
     } catch (err) {
       if (slot.child !== child || !child.alive) return;
       slot.healthFailures++;
@@ -553,6 +577,61 @@ export class RclonePool {
       this.#install(slot, fresh, generation);
     }
     this.#log.info({ up: this.#upCount() }, 'rclone children restarted with new source credentials');
+  }
+
+  /** Reads a healthy child's RSS on the health-check tick, and recycles it if that is past the limit. */
+  async #sampleRss(slot: Slot, child: RcloneChild): Promise<void> {
+    const rss = await readRssBytes(child.pid);
+    if (rss === undefined || slot.child !== child) return;
+    slot.rssBytes = rss;
+    this.#options.metrics?.childRss.set({ slot: String(slot.index) }, rss);
+    this.#considerRecycle(slot);
+  }
+
+  #considerRecycle(slot: Slot): void {
+    const limits = this.#options.recycle;
+    const child = slot.child;
+    if (!limits || !child || !slot.up || slot.recycling || this.#stopping) return;
+    const decision = recycleDecision({
+      rssBytes: slot.rssBytes,
+      copies: slot.copies,
+      limits,
+      anotherRecycling: this.#slots.some((s) => s !== slot && s.recycling !== undefined),
+      slots: this.#slots.length,
+      othersUp: this.#slots.filter((s) => s !== slot && s.up).length,
+    });
+    if (decision.action === 'recycle') this.#beginRecycle(slot, child, decision.reason);
+  }
+
+  /** Takes the child out of dispatch; it is restarted once its copies in flight are done (#release). */
+  #beginRecycle(slot: Slot, child: RcloneChild, reason: RecycleReason): void {
+    slot.recycling = 'draining';
+    this.#options.metrics?.childRecycles.inc({ reason });
+    const inFlight = this.#inFlight.get(child) ?? 0;
+    this.#log.info(
+      { slot: slot.index, pid: child.pid, reason, rssBytes: slot.rssBytes, copies: slot.copies, inFlight },
+      'recycling rclone child: it takes no new copies and restarts once those in flight are done',
+    );
+    if (inFlight === 0) void this.#restartRecycled(slot, child);
+  }
+
+  /** Stops a drained child and starts a fresh one in its slot; a failed start retries with back-off. */
+  async #restartRecycled(slot: Slot, child: RcloneChild): Promise<void> {
+    slot.recycling = 'restarting';
+    slot.up = false;
+    slot.child = undefined; // its exit is then no crash to restart from (#childExited)
+    this.#retired.add(child);
+    this.#updateUp();
+    await this.#stopRetired(child);
+    if (this.#stopping) return;
+    try {
+      await this.#startSlot(slot);
+    } catch (err) {
+      this.#log.warn(
+        { slot: slot.index, error: errorMessage(err) },
+        'rclone child did not come back after recycling: retrying with back-off',
+      );
+    }
   }
 
   async #stopRetired(child: RcloneChild): Promise<void> {

@@ -203,6 +203,7 @@ export class Worker {
       log: log.child({ component: 'rclone' }),
       metrics,
       timeouts: storeTimeouts(config),
+      recycle: { rssMiB: config.rclone.recycleRssMiB, afterCopies: config.rclone.recycleAfterCopies },
     });
     await pool.start();
     const worker = new Worker({ config, log, metrics, pool, source, queue });

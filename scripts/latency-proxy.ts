@@ -30,6 +30,8 @@ export type LatencyProxyOptions = {
   record?: boolean;
   /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
   answer?: (req: IncomingMessage) => { status: number; body: string; headers?: Record<string, string> } | undefined;
+  /** Holds a request until the promise it returns settles, then delays and forwards it (tests: a copy kept in flight). */
+  hold?: (req: IncomingMessage) => Promise<void> | undefined;
   /** Throttling: requests refused with 503 SlowDown before any delay (a store's front end refuses fast). */
   throttle?: ThrottleOptions;
   /** The proxy stops itself after this long (a forgotten proxy must not outlive its run); default: never. */
@@ -143,8 +145,14 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
       return;
     }
     // The body waits in the socket (TCP flow control) until the delay is over and it is piped on.
-    const timer = setTimeout(() => forward(req, res), options.delayMs);
-    res.on('close', () => clearTimeout(timer));
+    const delay = (): void => {
+      if (res.destroyed) return; // the client gave up while it was held
+      const timer = setTimeout(() => forward(req, res), options.delayMs);
+      res.on('close', () => clearTimeout(timer));
+    };
+    const held = options.hold?.(req);
+    if (held) void held.then(delay, delay);
+    else delay();
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

@@ -420,6 +420,20 @@ const schema = {
       env: 'RCLONE_MIGRATE_RCLONE_START_TIMEOUT_SECONDS',
       arg: 'rclone-start-timeout-seconds',
     },
+    recycleRssMiB: {
+      doc: 'Recycle an rclone child whose resident memory reaches this many MiB (0: never): it takes no new copies, finishes those in flight and is restarted, one child at a time (rclone rcd grows over long runs)',
+      format: 'nat',
+      default: 1024,
+      env: 'RCLONE_MIGRATE_RCLONE_RECYCLE_RSS_MIB',
+      arg: 'rclone-recycle-rss-mib',
+    },
+    recycleAfterCopies: {
+      doc: 'Recycle an rclone child, the same way, once it has been given this many copies (0: never)',
+      format: 'nat',
+      default: 0,
+      env: 'RCLONE_MIGRATE_RCLONE_RECYCLE_AFTER_COPIES',
+      arg: 'rclone-recycle-after-copies',
+    },
   },
   metrics: {
     host: {
@@ -664,6 +678,8 @@ export type Config = {
     flags: string[];
     keepOwnMetadata: boolean;
     startTimeoutSeconds: number;
+    recycleRssMiB: number;
+    recycleAfterCopies: number;
   };
   metrics: { host: string; port: number };
   fleet: {

@@ -24,6 +24,16 @@ t.test('defaults, then file, then environment, then flags', async (t) => {
   t.equal(c.queue.url, 'from-file');
 });
 
+t.test('rclone child recycling: RSS limit on by default, copy count off; 0 turns either off', async (t) => {
+  t.match(loadConfig({ env: {} }).rclone, { recycleRssMiB: 1024, recycleAfterCopies: 0 });
+  const c = loadConfig({
+    env: { RCLONE_MIGRATE_RCLONE_RECYCLE_AFTER_COPIES: '5000' },
+    argv: ['--rclone-recycle-rss-mib', '0'],
+  });
+  t.match(c.rclone, { recycleRssMiB: 0, recycleAfterCopies: 5000 });
+  t.throws(() => loadConfig({ env: {}, argv: ['--rclone-recycle-after-copies', '-1'] }), /recycleAfterCopies/);
+});
+
 t.test('seed-compatible environment names', async (t) => {
   const c = loadConfig({ env: { SOURCE_BUCKET: 's', DEST_BUCKET: 'd', QUEUE_URL: 'q', PREFIX: 'p/' } });
   t.same([c.source.bucket, c.dest.bucket, c.queue.url, c.source.prefix], ['s', 'd', 'q', 'p/']);
