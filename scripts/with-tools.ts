@@ -6,6 +6,7 @@
 // through RCLONE_MIGRATE_TEST_CEPH_* (test/helpers/ceph.ts; tests use unique bucket names), and ends it by
 // PID when tap exits. RCLONE_MIGRATE_TEST_CEPH=own makes each file start its own instead.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { startCephRgw, type CephRgw } from './ceph-rgw.ts';
 import { ensureCeph, ensureTools } from './ensure-tools.ts';
@@ -18,10 +19,31 @@ export const TEST_CEPH_ENV = {
   region: 'RCLONE_MIGRATE_TEST_CEPH_REGION',
 } as const;
 
-/** A tap run (`tap …` or `npx tap …`) that does not already have a shared Ceph. Pure, for tests. */
-export function wantsSharedCeph(command: string, args: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  const isTap = basename(command) === 'tap' || (basename(command) === 'npx' && args[0] === 'tap');
-  return isTap && !env[TEST_CEPH_ENV.endpoint] && env.RCLONE_MIGRATE_TEST_CEPH !== 'own';
+/** Whether a test file reads from Ceph (it uses test/helpers/ceph.ts, directly or through source-store.ts). */
+export function usesCeph(file: string): boolean {
+  try {
+    return /helpers\/(ceph|source-store)\.ts/.test(readFileSync(file, 'utf8'));
+  } catch {
+    return true; // not a file we can read (a glob, a folder): assume it may
+  }
+}
+
+/**
+ * A tap run (`tap …` or `npx tap …`) that does not already have a shared Ceph, running the whole suite
+ * or a test file that reads from Ceph: a run of unit files alone does not start one. A file that needs
+ * Ceph without a shared one starts its own (test/helpers/ceph.ts), so a wrong guess costs time only.
+ */
+export function wantsSharedCeph(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  readsCeph: (file: string) => boolean = usesCeph,
+): boolean {
+  const isNpx = basename(command) === 'npx' && args[0] === 'tap';
+  const isTap = basename(command) === 'tap' || isNpx;
+  if (!isTap || env[TEST_CEPH_ENV.endpoint] || env.RCLONE_MIGRATE_TEST_CEPH === 'own') return false;
+  const files = (isNpx ? args.slice(1) : args).filter((a) => !a.startsWith('-'));
+  return files.length === 0 || files.some(readsCeph);
 }
 
 async function main(): Promise<void> {
