@@ -1,7 +1,7 @@
 // What copying one object is: pick the path (rclone, or the SDK for keys rclone cannot address and
-// objects whose attributes it cannot set: copy-route.ts) and copy, within the stores' adaptive copy limits when they are on (copy-limiter.ts): an attempt a
-// store throttles waits in its slots and is tried again, without spending one of the message's
-// attempts. Failures come back as typed CopyErrors with their context. Verifying the destination
+// objects whose attributes it cannot set: copy-route.ts) and copy, within the stores' adaptive copy
+// limits when they are on (copy-limiter.ts): an attempt a store throttles waits in its slots and is
+// tried again, without spending one of the message's attempts. Failures come back as typed CopyErrors with their context. Verifying the destination
 // is the batch's next step (verify-batch.ts).
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopyError, errorMessage } from '../shared/errors.ts';
@@ -114,7 +114,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** One attempt by the chosen path; returns the path that copied. Rejects with a CopyError (context added by the caller). */
+/** One attempt; returns the path that copied. Rejects with a CopyError (context added by the caller). */
 async function copyOnce(
   copier: Copier,
   message: BatchMessage,
