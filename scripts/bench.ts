@@ -292,9 +292,8 @@ async function runRound(input: {
       durations.set(key, Date.now() - runStart);
       results.push(result);
       if (store.usedBytes && task.scenario.kind === 'large') {
-        // What the OSD holds after the run: deleted destinations must be freed, or memstore fills and RGW stalls.
-        const used = await store.usedBytes().catch(() => Number.NaN);
-        say(`${store.name}: ${(used / 2 ** 30).toFixed(2)} GiB used in the OSD`);
+        // What the OSD holds after the run: deleted destinations must be freed, or memstore fills with them.
+        say(`${store.name}: the memstore OSD's RSS is ${(store.usedBytes() / 2 ** 30).toFixed(2)} GiB`);
       }
       say(
         `${task.scenario.id} ${task.copier} run ${task.run}: ${result.objectsPerSecond.toFixed(1)} objects/s, ` +

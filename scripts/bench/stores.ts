@@ -3,13 +3,12 @@
 // distinct remotes and a copy cannot be server-side). SQS stays on moto either way.
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { execFile } from 'node:child_process';
 import { Agent } from 'node:http';
-import { join } from 'node:path';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStack } from '../local-stack.ts';
 import { createRgwUser, startCephRgw, type CephRgw } from '../ceph-rgw.ts';
 import type { Remote } from './rclone-env.ts';
 import { bounded } from './bounded.ts';
+import { readRss } from './procfs.ts';
 
 export type StoreName = 'moto' | 'ceph';
 export const STORE_NAMES: readonly StoreName[] = ['moto', 'ceph'];
@@ -33,8 +32,8 @@ export type BenchStore = {
   serverPids: number[];
   /** A line for the notes: what the store is. */
   describe: string;
-  /** Bytes the store holds (Ceph: raw bytes used in the OSD), for the log: deleted data must be freed. */
-  usedBytes?: () => Promise<number>;
+  /** Memory the store's data takes (Ceph: the memstore OSD's RSS), for the log: deleted data must be freed. */
+  usedBytes?: () => number;
   stop(): Promise<void>;
 };
 
@@ -79,27 +78,6 @@ export async function motoStore(stack: LocalStack, buckets: { source: string; de
     describe: 'both buckets and SQS on one moto server',
     stop: async () => s3.destroy(),
   };
-}
-
-/** `ceph df`'s raw bytes used, bounded (a Python CLI call: seconds on a loaded machine). */
-function cephUsedBytes(dir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'ceph',
-      ['-c', join(dir, 'ceph.conf'), '--connect-timeout', '10', 'df', '--format', 'json'],
-      { timeout: 30_000, encoding: 'utf8' },
-      (err, stdout) => {
-        if (err) return reject(new Error(`ceph df: ${err.message}`));
-        try {
-          const start = stdout.indexOf('{');
-          const answer = JSON.parse(stdout.slice(start)) as { stats?: { total_used_raw_bytes?: number } };
-          resolve(answer.stats?.total_used_raw_bytes ?? Number.NaN);
-        } catch (parseErr) {
-          reject(new Error(`ceph df: ${(parseErr as Error).message}`));
-        }
-      },
-    );
-  });
 }
 
 /** Settings of the bench's RGW: deleted objects' data freed within seconds, not RGW's default two hours. */
@@ -159,7 +137,8 @@ export async function cephStore(options: {
       sourceBucket: options.buckets.source,
       destBucket: options.buckets.dest,
       serverPids: [rgw.pids.rgw, rgw.pids.osd, rgw.pids.mon],
-      usedBytes: () => cephUsedBytes(rgw.dir),
+      // memstore keeps every object in the OSD's memory: its RSS is what the store holds.
+      usedBytes: () => readRss(rgw.pids.osd) ?? Number.NaN,
       describe:
         'both buckets on one Ceph RGW 16 (memstore OSD), source and destination owned by two RGW users with their own keys; SQS on moto',
       async stop() {
