@@ -234,7 +234,10 @@ function flatnessLines(input: ReportInput): string[] {
         ? ` (${f.requested.toLocaleString('en-US')} requested; cut to fit the time budget)`
         : '') +
       ", fed to the queue one pass of the small objects at a time (moto's SQS slows down with thousands of messages " +
-      `queued); the daemon's RSS sampled ${series.length} times from /proc and its V8 heap from its /metrics. ` +
+      `queued); the daemon's RSS sampled ${series.length} times from /proc and its V8 heap from its /metrics` +
+      (f.load
+        ? `; the 1-minute load average ${num(f.load[0], 2)} at the start, ${num(f.load[1], 2)} at the end. `
+        : '. ') +
       "The rclone children are not the daemon; the tree peak includes them, and each child's own RSS is below.",
     '',
     '| objects | seconds | objects/s | daemon RSS, first-quarter median (MiB) | last-quarter median (MiB) | change | daemon peak (MiB) | tree peak (MiB) | V8 heap used, first / last quarter (MiB) | heap change | flat (RSS change ≤ 10 %) |',
