@@ -24,6 +24,8 @@ export type CephRgwOptions = {
   secretAccessKey?: string;
   /** memstore's capacity; memory is used only as data is written. */
   memstoreBytes?: number;
+  /** Extra `[client.rgw]` settings (name → value), e.g. the bench's prompt garbage collection. */
+  rgwSettings?: Record<string, string>;
   /** Bound on the whole start, in ms. */
   timeoutMs?: number;
   say?: (line: string) => void;
@@ -89,8 +91,12 @@ export function cephConf(p: {
   monPort: number;
   rgwPort: number;
   memstoreBytes: number;
+  rgwSettings?: Record<string, string>;
 }): string {
   const d = p.dir;
+  const extra = Object.entries(p.rgwSettings ?? {})
+    .map(([k, v]) => `${k} = ${v}\n`)
+    .join('');
   return `[global]
 fsid = ${p.fsid}
 mon host = v2:127.0.0.1:${p.monPort}
@@ -136,7 +142,7 @@ rgw data = ${d}/rgw
 rgw thread pool size = 64
 rgw dns name =
 rgw enable usage log = false
-`;
+${extra}`;
 }
 
 type Run = { ok: boolean; output: string };
@@ -287,7 +293,15 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
   const runDir = join(dir, 'run').length > 72 ? mkdtempSync(join(tmpdir(), 'ceph-rgw-run-')) : join(dir, 'run');
   writeFileSync(
     conf,
-    cephConf({ fsid, dir, runDir, monPort, rgwPort, memstoreBytes: options.memstoreBytes ?? 4 * 2 ** 30 }),
+    cephConf({
+      fsid,
+      dir,
+      runDir,
+      monPort,
+      rgwPort,
+      memstoreBytes: options.memstoreBytes ?? 4 * 2 ** 30,
+      rgwSettings: options.rgwSettings,
+    }),
   );
   const c = ['-c', conf];
   const pids: CephRgwPids = { mon: 0, osd: 0, rgw: 0 };
@@ -403,6 +417,36 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     await endPids([pids.rgw, pids.osd, pids.mon]);
     throw err;
   }
+}
+
+export type RgwUser = { uid: string; accessKeyId: string; secretAccessKey: string };
+
+/** The keys in `radosgw-admin user create`'s JSON answer (log lines may precede it). Pure, for tests. */
+export function parseUserKeys(output: string, uid: string): RgwUser {
+  const start = output.indexOf('{');
+  if (start < 0) throw new Error(`radosgw-admin user create ${uid}: no JSON in its answer`);
+  const answer = JSON.parse(output.slice(start)) as { keys?: Array<{ access_key?: string; secret_key?: string }> };
+  const key = answer.keys?.[0];
+  if (!key?.access_key || !key.secret_key) throw new Error(`radosgw-admin user create ${uid}: no S3 key in its answer`);
+  return { uid, accessKeyId: key.access_key, secretAccessKey: key.secret_key };
+}
+
+/**
+ * A further S3 user on a running instance, with keys radosgw-admin generates (so no secret is on a
+ * command line). Two users make two stores in one RGW: neither can read the other's buckets, so a copy
+ * between them cannot be a server-side one.
+ */
+export async function createRgwUser(rgw: Pick<CephRgwState, 'dir'>, uid: string, timeoutMs = 30_000): Promise<RgwUser> {
+  if (!/^[a-z0-9-]{1,64}$/.test(uid)) throw new Error(`RGW user id must be lowercase letters, digits and '-': ${uid}`);
+  const r = await runAsync(
+    'radosgw-admin',
+    ['-c', join(rgw.dir, 'ceph.conf'), '-n', 'client.admin', 'user', 'create', `--uid=${uid}`, `--display-name=${uid}`],
+    timeoutMs,
+  );
+  // The answer holds the secret: it goes into no error message.
+  if (!r.ok)
+    throw new Error(`radosgw-admin user create ${uid} failed${/killed after/.test(r.output) ? ' (timed out)' : ''}`);
+  return parseUserKeys(r.output, uid);
 }
 
 function withStop(state: CephRgwState): CephRgw {

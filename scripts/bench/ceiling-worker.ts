@@ -17,9 +17,10 @@ const source = sourceS3Client(
     accessKeyId: env.BENCH_SOURCE_ACCESS_KEY_ID ?? '',
     secretAccessKey: env.BENCH_SOURCE_SECRET_ACCESS_KEY ?? '',
   },
-  { region: env.AWS_REGION ?? 'us-east-1', forcePathStyle: true },
+  { region: env.BENCH_SOURCE_REGION ?? env.AWS_REGION ?? 'us-east-1', forcePathStyle: true },
 );
-const dest = destS3Client({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL });
+// The destination's keys come by the SDK's chain (AWS_ACCESS_KEY_ID), its checksum setting by AWS_REQUEST_CHECKSUM_CALCULATION.
+const dest = destS3Client({ region: env.AWS_REGION, endpoint: env.BENCH_DEST_ENDPOINT || env.AWS_ENDPOINT_URL });
 
 // A global limit across messages: `concurrency` copies at once, however the keys are batched.
 let running = 0;

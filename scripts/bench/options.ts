@@ -1,7 +1,10 @@
 // `npm run bench -- --flag value`: what to run, how many times, and the time budget.
 import { parseArgs } from 'node:util';
+import { STORE_NAMES, type StoreName } from './stores.ts';
 
 export type BenchOptions = {
+  /** The rounds, one per store holding both buckets (SQS is moto's in every round). */
+  stores: StoreName[];
   scenarios: string[];
   copiers: string[];
   smallCount: number;
@@ -18,7 +21,7 @@ export type BenchOptions = {
   flatnessObjects: number;
   batchSize: number;
   ceilingPartMiB: number;
-  /** Whole bench, seconds: runs that would start after it are skipped, the flatness run is shortened. */
+  /** Each store's round, seconds: runs that would start after it are skipped, the flatness run is shortened. */
   budgetSeconds: number;
   agentArgs: string[];
   /** The throttled-source scenario (throttle.ts): objects per run, token bucket rate, random share, runs. */
@@ -30,6 +33,8 @@ export type BenchOptions = {
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
+  --stores LIST            moto,ceph (default: both): a round with both buckets on each store, SQS on moto;
+                           the flatness run is in the last round, the throttle scenario in moto's
   --scenarios LIST         small,small-latency,large,large-latency,flatness,throttle (default: all)
   --copiers LIST           agent,reference,ceiling,rclone-direct (default: all)
   --small-count N          small objects (2000)        --small-bytes N   their size (4096)
@@ -42,7 +47,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --flatness-objects N     objects in the agent's memory-flatness run (50000; cut to fit the budget)
   --batch-size N           keys per message (20, the lister's default)
   --ceiling-part-mib N     multipart part size of the ceiling (16)
-  --budget-seconds N       time budget of the whole bench (570)
+  --budget-seconds N       time budget of each store's round (570; Ceph's start and stop come on top)
   --throttle-count N       objects per throttled-source run (400)
   --throttle-rate N        requests/s the token bucket admits (0: 0.4 × the unthrottled rate measured, at most 40)
   --throttle-fraction F    share of requests answered SlowDown at random (0.3)
@@ -85,6 +90,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     strict: true,
     options: {
       help: { type: 'boolean' },
+      stores: { type: 'string' },
       scenarios: { type: 'string' },
       copiers: { type: 'string' },
       'small-count': { type: 'string' },
@@ -120,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     agentArgs = parsed as string[];
   }
   return {
+    stores: list('stores', values.stores, STORE_NAMES) as StoreName[],
     scenarios: list('scenarios', values.scenarios, ALL_SCENARIOS),
     copiers: list('copiers', values.copiers, ALL_COPIERS),
     smallCount: positive('small-count', values['small-count'], 2000),

@@ -109,6 +109,9 @@ export function pidsOfCommand(pattern: RegExp): number[] {
 
 export type TreeSample = { at: number; rootRss: number; treeRss: number; processes: number };
 
+/** One child's resident memory over the samples it was alive for (a recycled child is a new PID, a new series). */
+export type ChildRssSeries = { pid: number; comm: string; firstAt: number; lastAt: number; rss: number[] };
+
 /**
  * Samples a tree's memory on an interval: the peak of the whole tree, and the roots' own resident
  * memory over time (the daemon's flatness).
@@ -117,12 +120,16 @@ export class TreeSampler {
   readonly samples: TreeSample[] = [];
   peakTreeRss = 0;
   peakRootRss = 0;
+  /** Each direct child of a root named `childComm` (the daemon's rclone children), by PID. */
+  readonly children = new Map<number, ChildRssSeries>();
+  readonly #childComm: string | undefined;
   readonly #roots: readonly number[];
   readonly #timer: NodeJS.Timeout;
 
   /** roots: the daemon (or the copier's own processes); their descendants are found on each sample. */
-  constructor(roots: readonly number[], intervalMs: number) {
+  constructor(roots: readonly number[], intervalMs: number, childComm?: string) {
     this.#roots = roots;
+    this.#childComm = childComm;
     this.sample();
     this.#timer = setInterval(() => this.sample(), intervalMs);
   }
@@ -136,6 +143,13 @@ export class TreeSampler {
       const rss = readRss(p.pid) ?? 0;
       treeRss += rss;
       if (this.#roots.includes(p.pid)) rootRss += rss;
+      else if (this.#childComm !== undefined && p.comm === this.#childComm && this.#roots.includes(p.ppid)) {
+        const at = Date.now();
+        const series = this.children.get(p.pid) ?? { pid: p.pid, comm: p.comm, firstAt: at, lastAt: at, rss: [] };
+        series.lastAt = at;
+        series.rss.push(rss);
+        this.children.set(p.pid, series);
+      }
     }
     this.peakTreeRss = Math.max(this.peakTreeRss, treeRss);
     this.peakRootRss = Math.max(this.peakRootRss, rootRss);

@@ -144,13 +144,25 @@ export async function waitUntilDrained(
 export async function listAll(s3: S3Client, bucket: string, prefix = ''): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   let token: string | undefined;
+  let last: string | undefined;
   for (let page = 0; page < 10_000; page++) {
     const answer = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        ContinuationToken: token,
+        StartAfter: token ? undefined : last,
+      }),
     );
     for (const o of answer.Contents ?? []) if (o.Key !== undefined) out.set(o.Key, o.Size ?? 0);
     if (!answer.IsTruncated) break;
+    // A truncated page without a token would start the listing over and over: go on after its last key.
+    const next = answer.Contents?.at(-1)?.Key;
+    if (!answer.NextContinuationToken && (next === undefined || next === last)) {
+      throw new Error(`listing ${bucket}: truncated page with no way on after ${out.size} keys`);
+    }
     token = answer.NextContinuationToken;
+    last = next;
   }
   return out;
 }

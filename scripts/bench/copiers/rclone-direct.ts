@@ -1,19 +1,18 @@
 // For large objects: a direct `rclone copyto` of each object, all at once, no queue. The agent's
 // large-object target is measured against this.
 import { spawn } from 'node:child_process';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local-stack.ts';
-import { DEST_REMOTE, rcloneEnv, SOURCE_REMOTE } from '../rclone-env.ts';
+import { DEST_REMOTE, rcloneEnv, SOURCE_REMOTE, type Remote } from '../rclone-env.ts';
 
 export async function rcloneDirect(options: {
-  sourceEndpoint: string;
-  destEndpoint: string;
+  /** The source, with the endpoint to read it through (the store or the latency proxy). */
+  source: Remote;
+  dest: Remote;
   sourceBucket: string;
   destBucket: string;
   keys: readonly string[];
   timeoutMs: number;
 }): Promise<void> {
-  const remote = { ...LOCAL_CREDENTIALS, region: LOCAL_REGION };
-  const env = rcloneEnv({ ...remote, endpoint: options.sourceEndpoint }, { ...remote, endpoint: options.destEndpoint });
+  const env = rcloneEnv(options.source, options.dest);
   await Promise.all(
     options.keys.map(
       (key) =>

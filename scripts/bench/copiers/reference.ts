@@ -1,7 +1,6 @@
 // The reference approach: six worker processes, each running one `rclone copyto` per key.
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local-stack.ts';
 import { spawnLogged, stopProcesses, waitForLine, type Started } from '../processes.ts';
 import { rcloneEnv } from '../rclone-env.ts';
 import type { CopierContext, QueueCopier, RunningCopier } from './types.ts';
@@ -14,9 +13,8 @@ export function referenceCopier(processes = 6): QueueCopier {
     describe: `${processes} worker processes, one \`rclone copyto\` process per key, batch deleted when all succeeded`,
     async start(context: CopierContext): Promise<RunningCopier> {
       const { stack, resources } = context;
-      const remote = { ...LOCAL_CREDENTIALS, region: LOCAL_REGION };
       const env = {
-        ...rcloneEnv({ ...remote, endpoint: context.sourceEndpoint }, { ...remote, endpoint: stack.endpoint }),
+        ...rcloneEnv({ ...context.source, endpoint: context.sourceEndpoint }, context.dest),
         ...stack.env,
         BENCH_QUEUE_URL: resources.queueUrl,
       };
