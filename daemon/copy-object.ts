@@ -24,6 +24,8 @@ export type Copier = {
   source(): S3Client;
   dest: S3Client;
   partSizeBytes: number;
+  /** Parts of one object copied at once on the SDK path (config worker.sdkPartConcurrency; default 4). */
+  partConcurrency?: number;
   verifyEtag: boolean;
   /** Who copies keys rclone can address (config worker.copyPath). */
   copyPath: 'sdk' | 'rclone';
@@ -148,6 +150,10 @@ async function copyOnce(
         dstBucket: message.dest.bucket,
         dstKey: target,
         partSizeBytes: copier.partSizeBytes,
+        partConcurrency: copier.partConcurrency,
+        listedSize: object.size,
+        // the whole object's MD5 is only worth hashing where it is compared below
+        wantMd5: copier.verifyEtag && object.etag !== undefined,
         controls: copier.controls,
         tags: copier.tags,
         signal,

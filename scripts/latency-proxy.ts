@@ -30,6 +30,11 @@ export type LatencyProxyOptions = {
   record?: boolean;
   /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
   answer?: (req: IncomingMessage) => { status: number; body: string; headers?: Record<string, string> } | undefined;
+  /**
+   * Holds a request until the promise returned settles, then forwards it (tests: a part's GET held
+   * while the object is overwritten); undefined: forwarded as usual.
+   */
+  hold?: (req: IncomingMessage) => Promise<void> | undefined;
   /** Throttling: requests refused with 503 SlowDown before any delay (a store's front end refuses fast). */
   throttle?: ThrottleOptions;
   /** The proxy stops itself after this long (a forgotten proxy must not outlive its run); default: never. */
@@ -140,6 +145,16 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
       const body = req.method === 'HEAD' ? '' : SLOW_DOWN_BODY;
       res.writeHead(503, 'Slow Down', { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
       res.end(body);
+      return;
+    }
+    const held = options.hold?.(req);
+    if (held) {
+      let gone = false;
+      res.on('close', () => (gone = true));
+      void held.then(
+        () => (gone ? undefined : forward(req, res)),
+        () => res.destroy(),
+      );
       return;
     }
     // The body waits in the socket (TCP flow control) until the delay is over and it is piped on.

@@ -348,6 +348,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_SDK_PART_SIZE_MIB',
       arg: 'sdk-part-size-mib',
     },
+    sdkPartConcurrency: {
+      doc: 'Parts of one object copied at once on the SDK copy path (ranged GETs, each uploaded as a part); memory per copy is up to this many parts',
+      format: 'positive-int',
+      default: 4,
+      env: 'RCLONE_MIGRATE_SDK_PART_CONCURRENCY',
+      arg: 'sdk-part-concurrency',
+    },
     sqsUnhealthySeconds: {
       doc: 'Report unhealthy after SQS polling has failed for this long, in seconds',
       format: 'positive-int',
@@ -645,6 +652,7 @@ export type Config = {
     copyPath: 'sdk' | 'rclone';
     copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
+    sdkPartConcurrency: number;
     sqsUnhealthySeconds: number;
     adaptiveConcurrency: boolean;
     maxRequestsPerSecond: number;

@@ -231,6 +231,9 @@ t.test('the whole object on each path, single-part and multipart, tags present a
       const tagReads = counted.source.filter((l) => kind(l) === 'GET tagging').length;
       t.equal(tagReads, 1, `${path} ${label}: one GetObjectTagging`);
       t.equal(counted.source.filter((l) => kind(l) === 'HEAD').length, 0, `${path} ${label}: no source HEAD`);
+      const gets = counted.source.filter((l) => kind(l) === 'GET').length;
+      const ranged = path === 'sdk' && label === 'multipart';
+      t.equal(gets, ranged ? 3 : 1, `${path} ${label}: ${ranged ? 'one ranged GET per part' : 'one GET'}`);
       const tagWrites = counted.dest.filter((l) => kind(l) === 'PUT tagging').length;
       t.equal(tagWrites, 0, `${path} ${label}: tags sent with the upload (rclone: --metadata-set x-amz-tagging)`);
 
