@@ -152,14 +152,13 @@ async function copyOnce(
         partSizeBytes: copier.partSizeBytes,
         partConcurrency: copier.partConcurrency,
         listedSize: object.size,
-        // the whole object's MD5 is only worth hashing where it is compared below
-        wantMd5: copier.verifyEtag && object.etag !== undefined,
+        verifyEtag: copier.verifyEtag,
         controls: copier.controls,
         tags: copier.tags,
         signal,
         bandwidth: copier.bandwidth,
       });
-      // The SDK path hashed the bytes it read: they must be what the source listed.
+      // The one-stream SDK path hashed the bytes it read: they must be what the source listed.
       if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
         throw new CopyError('verify', `bytes read have MD5 ${md5}, the source ETag is ${object.etag}`, where);
       }

@@ -1,13 +1,19 @@
 // The SDK path for an object of more than one part: `concurrency` workers each GET one byte range of
 // the source (If-Match on the ETag of the first answer, so every part comes from the same version)
-// and upload it as that part of one multipart upload, then complete it. The first GET (part 1) was
-// made by the dispatcher (sdk-copy.ts): its answer gives the size, ETag and attributes, so no HEAD.
-// Any failure or abort cancels the requests in flight, waits for them, and aborts the upload, so no
-// parts are left behind. Memory: each worker holds one part buffer, `concurrency` × part size at most
-// per copy (4 × 64 MiB by default). Verification kept: every part's length and range; the source ETag
-// on every part (If-Match, and the answer's ETag); the whole object's MD5, hashed in order, when the
-// caller compares it with a plain-MD5 source ETag; the destination checks each part's checksum where
-// the client sends one (the SDK's CRC32 by default on Amazon S3), and verify.ts the size afterwards.
+// and stream it straight into UploadPart as that part of one multipart upload, then complete it. The
+// first GET (part 1) was made by the dispatcher (sdk-copy.ts): its answer gives the size, ETag and
+// attributes, so no HEAD. Parts are streamed, not buffered: download and upload of a part overlap,
+// the payload is not hashed for signing (UNSIGNED-PAYLOAD), and memory per copy is `concurrency`
+// streams' buffers (well under 1 MiB each), not parts. The SDK does not retry a streamed request, so
+// a part that fails as the SDK would retry (throttled, 5xx, no answer) is fetched and sent again
+// here, PART_ATTEMPTS in all. Any other failure, or an abort, cuts the requests in flight, waits for
+// them, and aborts the upload, so no parts are left behind.
+// Verification: each part's range, length and ETag (If-Match, and the answer's ETag); the destination
+// checks the SDK's CRC32 of each part where the client sends checksums (the default, as the worker's
+// destination client does); where it sends none (WHEN_REQUIRED, e.g. for Ceph RGW), each part's MD5,
+// hashed as it passes, against the part ETag the destination answers (not with SSE-KMS: no MD5 there);
+// verify.ts checks the size afterwards. Not kept: the whole object's MD5 against a
+// plain-MD5 source ETag (parts pass out of order; hashing them in order would mean buffering them).
 import {
   AbortMultipartUploadCommand,
   ChecksumAlgorithm,
@@ -18,14 +24,15 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, httpStatus } from '../shared/errors.ts';
+import { bareEtag } from '../shared/key-order.ts';
 import type { ByteRate } from './byte-rate.ts';
-import { OrderedMd5 } from './ordered-md5.ts';
 import { parseContentRange, partRanges, rangeHeader, type PartRange } from './part-plan.ts';
 import type { UploadParams } from './sdk-copy.ts';
-import { SdkStepError } from './sdk-errors.ts';
+import { classifySdkError, SdkStepError } from './sdk-errors.ts';
 
 export type RangedCopyRequest = {
   source: S3Client;
@@ -40,33 +47,40 @@ export type RangedCopyRequest = {
   concurrency: number;
   /** CreateMultipartUpload's parameters: the whole object's attributes and the destination controls. */
   params: UploadParams;
-  /** Hash the whole object (the caller compares it with a plain-MD5 source ETag). */
-  wholeMd5: boolean;
+  /**
+   * Compare each part's MD5 with the part ETag the destination answers, where no checksum of the SDK
+   * covers the part (a client on WHEN_REQUIRED). False: never (worker.verifyEtag off; SSE-KMS, whose
+   * part ETags are no MD5s).
+   */
+  verifyParts: boolean;
   /** The first GET: part 1's body, the object's size and ETag. */
   first: { body: Readable; total: number; etag: string };
   signal?: AbortSignal;
   bandwidth?: ByteRate;
 };
 
-export async function rangedCopy(req: RangedCopyRequest): Promise<{ bytes: number; md5?: string }> {
+/** Attempts per part, the first included (the SDK's own default for requests it can retry). */
+export const PART_ATTEMPTS = 3;
+
+export async function rangedCopy(req: RangedCopyRequest): Promise<{ bytes: number }> {
   const parts = partRanges(req.first.total, req.partBytes);
   const run = new AbortController();
   const stop = () => run.abort();
   req.signal?.addEventListener('abort', stop, { once: true });
   if (req.signal?.aborted) stop();
-  const hash = req.wholeMd5 ? new OrderedMd5() : undefined;
   const done: CompletedPart[] = [];
   let uploadId: string | undefined;
   let firstBody: Readable | undefined = req.first.body;
   let failure: Error | undefined;
   const fail = (err: unknown) => {
     failure ??= err instanceof Error ? err : new Error(String(err));
-    hash?.fail(failure);
     firstBody?.destroy();
     run.abort();
   };
   try {
     const checksums = (await req.dest.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+    // the SDK's CRC32 (native, cheap) already proves each part to the store; MD5 costs a core's 0.5 s per 256 MiB
+    const partMd5 = req.verifyParts && !checksums;
     const created = req.dest
       .send(
         new CreateMultipartUploadCommand({
@@ -92,19 +106,11 @@ export async function rangedCopy(req: RangedCopyRequest): Promise<{ bytes: numbe
     created.catch(fail);
     let next = 0;
     const worker = async (): Promise<void> => {
-      let buffer: Buffer | undefined;
       for (let i = next++; i < parts.length && failure === undefined; i = next++) {
         const range = parts[i] as PartRange;
-        const length = range.end - range.start + 1;
-        buffer ??= Buffer.allocUnsafe(req.partBytes);
-        const bytes = buffer.subarray(0, length);
-        const body = i === 0 ? takeFirst() : await getPart(req, range, parts.length, run.signal);
-        await readPart(body, bytes, range, req.bandwidth, run.signal);
-        const [etag] = await Promise.all([
-          uploadPart(req, await created, range, bytes, run.signal),
-          hash?.add(i, bytes),
-        ]);
-        done[i] = { PartNumber: range.part, ...etag };
+        const first = i === 0 ? takeFirst : undefined;
+        const part = await copyPart(req, created, range, parts.length, first, partMd5, run.signal);
+        done[i] = { PartNumber: range.part, ...part };
       }
     };
     const takeFirst = (): Readable => {
@@ -130,7 +136,7 @@ export async function rangedCopy(req: RangedCopyRequest): Promise<{ bytes: numbe
         throw new SdkStepError('destination', 'CompleteMultipartUpload', err);
       });
     uploadId = undefined;
-    return { bytes: req.first.total, ...(hash ? { md5: hash.digest() } : {}) };
+    return { bytes: req.first.total };
   } catch (err) {
     fail(err);
     throw await withAbort(req, uploadId, err);
@@ -188,65 +194,126 @@ function partProblem(got: ReturnType<typeof parseContentRange>, want: PartRange,
   return undefined;
 }
 
-/** Reads a part's body into its buffer, within the bandwidth cap; it must fill the buffer exactly. */
-async function readPart(
-  body: Readable,
-  into: Buffer,
+/**
+ * One part, tried again (a new GET, a new UploadPart) where it failed as the SDK would retry. `first`
+ * hands over part 1's body from the dispatcher's GET for the first attempt.
+ */
+async function copyPart(
+  req: RangedCopyRequest,
+  uploadId: Promise<string>,
   range: PartRange,
-  bandwidth: ByteRate | undefined,
+  count: number,
+  first: (() => Readable) | undefined,
+  md5: boolean,
   signal: AbortSignal,
-): Promise<void> {
-  const cut = () => body.destroy();
-  signal.addEventListener('abort', cut, { once: true });
-  let at = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (at + chunk.length > into.length) throw new Error(`more than the ${into.length} bytes asked for`);
-      chunk.copy(into, at);
-      at += chunk.length;
-      const wait = bandwidth?.take(chunk.length) ?? 0;
-      if (wait > 0) await sleep(wait, undefined, { signal });
+): Promise<Omit<CompletedPart, 'PartNumber'>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const body = attempt === 1 && first ? first() : await getPart(req, range, count, signal);
+      return await streamPart(req, uploadId, range, body, md5, signal);
+    } catch (err) {
+      if (signal.aborted || attempt >= PART_ATTEMPTS || !retryable(err)) throw err;
+      await sleep(100 * 4 ** (attempt - 1) * (0.5 + Math.random()), undefined, { signal });
     }
-    if (at !== into.length) throw new Error(`${at} bytes of ${into.length}`);
-  } catch (err) {
-    throw new SdkStepError('source', `GetObject part ${range.part} body`, signal.aborted ? new Error('aborted') : err);
+  }
+}
+
+/** What the SDK would have retried itself: throttling, a 5xx, no answer (a cut connection). */
+export function retryable(err: unknown): boolean {
+  const cause = err instanceof SdkStepError ? err.cause : err;
+  const status = httpStatus(cause);
+  if (status !== undefined && status >= 500) return true;
+  const kind = classifySdkError(cause, 'copy');
+  return kind === 'throttled' || kind === 'unreachable';
+}
+
+/**
+ * Streams one part's body into UploadPart, counting and hashing it as it passes. A body that fails,
+ * or brings more or fewer bytes than the range, cuts the upload (which would otherwise wait for the
+ * missing bytes) and fails as the source's.
+ */
+async function streamPart(
+  req: RangedCopyRequest,
+  uploadId: Promise<string>,
+  range: PartRange,
+  body: Readable,
+  withMd5: boolean,
+  signal: AbortSignal,
+): Promise<Omit<CompletedPart, 'PartNumber'>> {
+  const length = range.end - range.start + 1;
+  const md5 = withMd5 ? createHash('md5') : undefined;
+  const part = new AbortController();
+  const cut = () => part.abort();
+  signal.addEventListener('abort', cut, { once: true });
+  let readFailure: unknown;
+  // never an 'error' on the stream the SDK reads: after a failed request nothing listens to the
+  // SDK's wrapper of it, and the error would be uncaught; a bad body cuts the request instead
+  const bad = (err: unknown) => {
+    readFailure ??= err;
+    part.abort();
+    counted.destroy();
+    body.destroy();
+  };
+  let seen = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > length) return (bad(new Error(`more than the ${length} bytes asked for`)), done());
+      md5?.update(chunk);
+      done(null, chunk);
+    },
+    flush(done) {
+      if (seen !== length) bad(new Error(`${seen} bytes of ${length}`));
+      done();
+    },
+  });
+  body.on('error', bad);
+  if (req.bandwidth) body.pipe(req.bandwidth.stream()).pipe(counted);
+  else body.pipe(counted);
+  try {
+    // the part's GET went out while the upload was being created; its body waits here until then
+    const id = await uploadId;
+    const out = await req.dest
+      .send(
+        new UploadPartCommand({
+          Bucket: req.dstBucket,
+          Key: req.dstKey,
+          UploadId: id,
+          PartNumber: range.part,
+          Body: counted,
+          ContentLength: length,
+        }),
+        { abortSignal: part.signal },
+      )
+      .catch((err: unknown) => {
+        if (readFailure !== undefined && !signal.aborted) {
+          throw new SdkStepError('source', `GetObject part ${range.part} body`, readFailure);
+        }
+        throw new SdkStepError('destination', `UploadPart ${range.part}`, err);
+      });
+    const step = `UploadPart ${range.part}`;
+    if (!out.ETag) throw new SdkStepError('destination', step, new Error('answered no ETag'));
+    const sent = md5?.digest('hex');
+    const stored = bareEtag(out.ETag)?.toLowerCase();
+    if (sent && stored && /^[0-9a-f]{32}$/.test(stored) && stored !== sent) {
+      throw new SdkStepError(
+        'destination',
+        step,
+        new Error(`part ETag ${stored} is not the MD5 ${sent} of the bytes sent`),
+      );
+    }
+    return {
+      ETag: out.ETag,
+      ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
+      ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
+      ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
+      ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
+      ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
+    };
   } finally {
     signal.removeEventListener('abort', cut);
     body.destroy();
   }
-}
-
-async function uploadPart(
-  req: RangedCopyRequest,
-  uploadId: string,
-  range: PartRange,
-  bytes: Buffer,
-  signal: AbortSignal,
-): Promise<Omit<CompletedPart, 'PartNumber'>> {
-  const out = await req.dest
-    .send(
-      new UploadPartCommand({
-        Bucket: req.dstBucket,
-        Key: req.dstKey,
-        UploadId: uploadId,
-        PartNumber: range.part,
-        Body: bytes,
-        ContentLength: bytes.length,
-      }),
-      { abortSignal: signal },
-    )
-    .catch((err: unknown) => {
-      throw new SdkStepError('destination', `UploadPart ${range.part}`, err);
-    });
-  if (!out.ETag) throw new SdkStepError('destination', `UploadPart ${range.part}`, new Error('answered no ETag'));
-  return {
-    ETag: out.ETag,
-    ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
-    ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
-    ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
-    ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
-    ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
-  };
 }
 
 /**

@@ -34,11 +34,8 @@ export type SdkCopyRequest = {
   partConcurrency?: number;
   /** The size the listing gave: above one part, the object goes by ranged parts. */
   listedSize?: number;
-  /**
-   * The ranged path hashes the whole object only when asked (the caller compares it with a plain-MD5
-   * source ETag); the one-stream path always does, as it costs no ordering there. Default: true.
-   */
-  wantMd5?: boolean;
+  /** Compare MD5s where they are comparable (worker.verifyEtag); default true. */
+  verifyEtag?: boolean;
   controls: DestControls;
   tags: SourceTags;
   signal?: AbortSignal;
@@ -55,8 +52,8 @@ export class AttributesRefused extends Error {
 export type UploadParams = ReturnType<typeof uploadParams> & UploadControls;
 
 /**
- * Copies one object; returns the bytes read and their MD5 (hex), which the caller compares with a
- * plain-MD5 source ETag (absent where the ranged path was not asked to hash, or the ETag is no MD5).
+ * Copies one object; returns the bytes read and, on the one-stream path, their MD5 (hex), which the
+ * caller compares with a plain-MD5 source ETag (the ranged path checks each part's MD5 instead).
  */
 export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5?: string }> {
   const concurrency = req.partConcurrency ?? DEFAULT_PART_CONCURRENCY;
@@ -90,13 +87,13 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
       body.destroy?.();
       throw new SdkStepError('source', 'GetObject part 1', new Error('no ETag to tie the other parts to'));
     }
-    const wholeMd5 = (req.wantMd5 ?? true) && /^"?[0-9a-fA-F]{32}"?$/.test(got.ETag);
     return rangedCopy({
       ...req,
       partBytes,
       concurrency,
       params,
-      wholeMd5,
+      // SSE-KMS part ETags are no MD5s
+      verifyParts: (req.verifyEtag ?? true) && req.controls.sse !== 'SSE-KMS',
       first: { body, total: range.total, etag: got.ETag },
     });
   }

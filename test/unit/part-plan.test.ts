@@ -1,6 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
-import { OrderedMd5 } from '../../daemon/ordered-md5.ts';
 import {
   choosePartSize,
   parseContentRange,
@@ -64,29 +62,4 @@ t.test('Content-Range answers', async (t) => {
   t.equal(parseContentRange('bytes */1000'), undefined, 'an unsatisfied range');
   t.equal(parseContentRange('bytes 0-1000/1000'), undefined, 'past the end');
   t.equal(parseContentRange('bytes 9-3/1000'), undefined, 'backwards');
-});
-
-t.test('the whole MD5 of parts added out of order', async (t) => {
-  const whole = randomBytes(9 * MiB + 17);
-  const cuts = [0, 4 * MiB, 5 * MiB, 9 * MiB, whole.length];
-  const parts = cuts.slice(1).map((end, i) => whole.subarray(cuts[i], end));
-  const md5 = new OrderedMd5();
-  let settled = 0;
-  const waiting = [3, 1].map((i) => md5.add(i, parts[i] as Buffer).then(() => settled++));
-  await new Promise((resolve) => setImmediate(resolve));
-  t.equal(settled, 0, 'parts after a missing one wait for it');
-  t.equal(md5.hashed, 0);
-  await md5.add(0, parts[0] as Buffer);
-  t.equal(md5.hashed, 2, 'the part waiting behind it goes next');
-  await md5.add(2, parts[2] as Buffer);
-  await Promise.all(waiting);
-  t.equal(md5.hashed, 4);
-  t.equal(md5.digest(), createHash('md5').update(whole).digest('hex'));
-
-  const failing = new OrderedMd5();
-  const later = failing.add(1, Buffer.from('b'));
-  failing.fail(new Error('copy failed'));
-  await t.rejects(later, /copy failed/, 'a part waiting for an earlier one is let go when the copy fails');
-  await t.rejects(failing.add(0, Buffer.from('a')), /copy failed/);
-  t.throws(() => md5.add(0, Buffer.from('a')), /added twice/, 'a part already hashed');
 });

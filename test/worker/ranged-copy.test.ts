@@ -50,7 +50,9 @@ const sourceProxy = await startLatencyProxy({
     return h.release;
   },
 });
-let destAnswer: ((method: string, url: string) => { status: number; body: string } | undefined) | undefined;
+let destAnswer:
+  | ((method: string, url: string) => { status: number; body: string; headers?: Record<string, string> } | undefined)
+  | undefined;
 const destProxy = await startLatencyProxy({
   target: stack.endpoint,
   delayMs: 0,
@@ -187,4 +189,47 @@ t.test('a part the destination refuses: the step is named, the upload aborted', 
   t.equal((err as CopyError).store, 'destination');
   t.match((err as Error).message, /^destination UploadPart 3: AccessDenied/);
   t.same(await uploadsLeft(), [], 'no multipart upload left');
+});
+
+t.test('without SDK checksums, a part ETag that is not the MD5 of the bytes sent fails the copy', async (t) => {
+  const key = 'ranged/wrong-part-etag';
+  await put(key, content(SIZE, key));
+  // a destination client sending no checksums of its own (as for Ceph RGW): each part's MD5 is checked
+  const bare = new S3Client({
+    endpoint: destProxy.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  destAnswer = (method, url) =>
+    method === 'PUT' && url.includes('partNumber=2')
+      ? { status: 200, body: '', headers: { etag: '"00000000000000000000000000000000"' } }
+      : undefined;
+  t.teardown(() => (destAnswer = undefined));
+  const err = await copyObject(
+    { ...copier, dest: bare },
+    batch(res, [{ key, size: SIZE }]),
+    { key, size: SIZE },
+    new AbortController().signal,
+    true,
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof CopyError && err.store === 'destination', 'fails at the destination');
+  t.match(
+    (err as Error).message,
+    /^destination UploadPart 2: part ETag 0{32} is not the MD5 [0-9a-f]{32} of the bytes sent/,
+  );
+  t.same(await uploadsLeft(), [], 'no multipart upload left');
+  destAnswer = undefined;
+  const fine = await copyObject(
+    { ...copier, dest: bare },
+    batch(res, [{ key, size: SIZE }]),
+    { key, size: SIZE },
+    new AbortController().signal,
+    true,
+  );
+  t.equal(fine.target, key, 'true part ETags pass the check');
 });
