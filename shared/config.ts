@@ -349,7 +349,7 @@ const schema = {
       arg: 'sdk-part-size-mib',
     },
     sdkPartConcurrency: {
-      doc: 'Parts of one object copied at once on the SDK copy path (ranged GETs, each uploaded as a part); memory per copy is up to this many parts',
+      doc: 'Parts of one object copied at once on the SDK copy path, for objects listed above one part: each a ranged GET streamed into UploadPart (streams, not part buffers, in memory)',
       format: 'positive-int',
       default: 4,
       env: 'RCLONE_MIGRATE_SDK_PART_CONCURRENCY',

@@ -68,9 +68,10 @@ type Run = {
 };
 
 const say = (line: string) => console.error(`large-copy: ${line}`);
-const rgw = await startCephRgw({ memstoreBytes: 8 * 1024 * MiB, say });
+const rgw = await startCephRgw({ memstoreBytes: 4 * 1024 * MiB, say });
+const conf = join(rgw.dir, 'ceph.conf');
 try {
-  const destUser = await createUser(join(rgw.dir, 'ceph.conf'), 'bench-dest');
+  const destUser = await createUser(conf, 'bench-dest');
   const sourceRemote: Remote = {
     endpoint: rgw.endpoint,
     region: rgw.region,
@@ -97,6 +98,9 @@ try {
       for (const copier of order) {
         if (Date.now() >= deadline) break;
         for (const key of keys) await dest.send(new DeleteObjectCommand({ Bucket: dstBucket, Key: key }));
+        // RGW keeps a deleted object's data for its garbage collector (hours by default): in memstore
+        // every run's copies would pile up until the OSD is full, so it is collected now, untimed
+        await radosgwAdmin(conf, ['gc', 'process', '--include-all']);
         const load = loadavg()[0] ?? 0;
         const cpu0 = cpuOf(process.pid);
         const rgw0 = cpuOf(rgw.pids.rgw);
@@ -156,14 +160,17 @@ function client(remote: Remote): S3Client {
 
 /** A second RGW user; radosgw-admin makes its keys and prints them (no secret on a command line). */
 async function createUser(conf: string, uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const { stdout } = await promisify(execFile)(
-    'radosgw-admin',
-    ['-c', conf, '-n', 'client.admin', 'user', 'create', `--uid=${uid}`, `--display-name=${uid}`],
-    { timeout: 60_000 },
-  );
+  const stdout = await radosgwAdmin(conf, ['user', 'create', `--uid=${uid}`, `--display-name=${uid}`]);
   const key = (JSON.parse(stdout) as { keys?: Array<{ access_key?: string; secret_key?: string }> }).keys?.[0];
   if (!key?.access_key || !key.secret_key) throw new Error(`radosgw-admin user create ${uid}: no keys`);
   return { accessKeyId: key.access_key, secretAccessKey: key.secret_key };
+}
+
+async function radosgwAdmin(conf: string, args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('radosgw-admin', ['-c', conf, '-n', 'client.admin', ...args], {
+    timeout: 60_000,
+  });
+  return stdout;
 }
 
 type Setup = {

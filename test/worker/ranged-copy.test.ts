@@ -233,3 +233,36 @@ t.test('without SDK checksums, a part ETag that is not the MD5 of the bytes sent
   );
   t.equal(fine.target, key, 'true part ETags pass the check');
 });
+
+t.test(
+  'a part the destination throttles once is fetched and sent again (the SDK cannot resend a stream)',
+  async (t) => {
+    const key = 'ranged/throttled-once';
+    await put(key, content(SIZE, key));
+    let refused = 0;
+    destAnswer = (method, url) =>
+      method === 'PUT' && url.includes('partNumber=2') && url.includes('throttled-once') && refused++ === 0
+        ? {
+            status: 503,
+            body: '<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+          }
+        : undefined;
+    t.teardown(() => (destAnswer = undefined));
+    const s0 = sourceProxy.requestLines().length;
+    const d0 = destProxy.requestLines().length;
+    t.equal(await copy(key), undefined, 'copied');
+    t.equal(refused, 2, 'part 2 was sent twice');
+    const gets = sourceProxy
+      .requestLines()
+      .slice(s0)
+      .filter((l) => l.startsWith('GET'));
+    t.equal(gets.length, 4, 'three parts, part 2 fetched again');
+    const parts = destProxy
+      .requestLines()
+      .slice(d0)
+      .filter((l) => l.startsWith('PUT') && l.includes('partNumber=2'));
+    t.equal(parts.length, 2);
+    const got = await s3.send(new GetObjectCommand({ Bucket: res.destBucket, Key: key }));
+    t.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(content(SIZE, key)), 'byte for byte');
+  },
+);
