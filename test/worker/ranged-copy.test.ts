@@ -1,7 +1,9 @@
-// The SDK path's ranged multipart copy against real moto, failing on purpose: the source overwritten
-// while a part's GET is held (If-Match refuses it), the copy aborted while a part is held, a part the
-// destination refuses. Each fails with its reason and leaves no multipart upload behind. A loopback
-// pass-through in front of the source holds the chosen GET; one in front of the destination refuses.
+// The SDK path's ranged multipart copy against real moto: the bytes and attributes arrive, one GET per
+// part; the source overwritten while a part's GET is held (If-Match refuses it), the copy aborted while a
+// part is held, a part the destination refuses, a part ETag that is no MD5 of the bytes sent: each fails
+// with its reason and leaves no multipart upload behind; a part throttled once is sent again; the
+// bandwidth cap counts every part. A loopback pass-through in front of the source holds the chosen GET;
+// one in front of the destination answers for it where a test says so.
 import { Writable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import {
@@ -13,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import t from 'tap';
 import { copyObject, type Copier } from '../../daemon/copy-object.ts';
+import { ByteRate } from '../../daemon/byte-rate.ts';
 import { DEFAULT_CONTROLS } from '../../daemon/dest-controls.ts';
 import { SourceTags } from '../../daemon/source-tags.ts';
 import { CopyError } from '../../shared/errors.ts';
@@ -266,3 +269,26 @@ t.test(
     t.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(content(SIZE, key)), 'byte for byte');
   },
 );
+
+t.test('every byte of every part passes the bandwidth cap', async (t) => {
+  const key = 'ranged/capped';
+  await put(key, content(SIZE, key));
+  class Counted extends ByteRate {
+    taken = 0;
+    override take(bytes: number): number {
+      this.taken += bytes;
+      return super.take(bytes);
+    }
+  }
+  // a cap too high to wait on: what is counted is which bytes pass it, not how fast
+  const bandwidth = new Counted(1024 * 1024 * MiB);
+  const copied = await copyObject(
+    { ...copier, bandwidth },
+    batch(res, [{ key, size: SIZE }]),
+    { key, size: SIZE },
+    new AbortController().signal,
+    true,
+  );
+  t.equal(copied.path, 'sdk');
+  t.equal(bandwidth.taken, SIZE, 'all three parts were counted against the cap');
+});
