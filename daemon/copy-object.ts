@@ -24,6 +24,8 @@ export type Copier = {
   source(): S3Client;
   dest: S3Client;
   partSizeBytes: number;
+  /** Parts of one object copied at once on the SDK path (config worker.sdkPartConcurrency; default 4). */
+  partConcurrency?: number;
   verifyEtag: boolean;
   /** Who copies keys rclone can address (config worker.copyPath). */
   copyPath: 'sdk' | 'rclone';
@@ -188,12 +190,15 @@ async function copyBySdk(
     dstBucket: message.dest.bucket,
     dstKey: target,
     partSizeBytes: copier.partSizeBytes,
+    partConcurrency: copier.partConcurrency,
+    listedSize: object.size,
+    verifyEtag: copier.verifyEtag,
     controls: copier.controls,
     tags: copier.tags,
     signal,
     bandwidth: copier.bandwidth,
   });
-  // The SDK path hashed the bytes it read: they must be what the source listed.
+  // The one-stream SDK path hashed the bytes it read: they must be what the source listed.
   if (md5 && object.etag && mismatch({ etag: object.etag }, { size: 0, etag: md5 }, copier.verifyEtag)) {
     throw new CopyError('verify', `bytes read have MD5 ${md5}, the source ETag is ${object.etag}`, where);
   }

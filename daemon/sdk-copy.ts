@@ -1,27 +1,26 @@
-// The SDK copy path: GetObject streamed into an upload (multipart above one part), byte for byte,
-// with the whole object: system metadata, user metadata as the source returns it, and the tag set
-// (sent with the upload, fetched only when the GET says there are tags). Also the only path for keys
-// rclone cannot address (`a//b`, a leading or trailing `/`, `.` and `..` segments).
+// The SDK copy path, and which way it copies: an object listed as more than one part goes by ranged
+// parts copied in parallel (ranged-copy.ts; this GET is its part 1), anything else as one GET
+// streamed into an upload (multipart above one part, when the listed size was absent or wrong),
+// byte for byte, with the whole object: system metadata, user metadata as the source returns it, and
+// the tag set (sent with the upload, fetched only when the GET says there are tags). Also the only
+// path for keys rclone cannot address (`a//b`, a leading or trailing `/`, `.` and `..` segments).
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Transform, type Readable } from 'node:stream';
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { httpStatus } from '../shared/errors.ts';
 import { attributesOf, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
-import { uploadControls, type DestControls } from './dest-controls.ts';
+import { uploadControls, type DestControls, type UploadControls } from './dest-controls.ts';
+import { choosePartSize, parseContentRange, rangeHeader, usesRangedCopy } from './part-plan.ts';
+import { rangedCopy } from './ranged-copy.ts';
+import { SdkStepError } from './sdk-errors.ts';
 import type { SourceTags } from './source-tags.ts';
 import type { ByteRate } from './byte-rate.ts';
 
-/** A failed step of an SDK copy, naming the store that failed it; the SDK's error is the cause. */
-export class SdkStepError extends Error {
-  override name = 'SdkStepError';
-  readonly store: 'source' | 'destination';
-  readonly step: string;
-  constructor(store: 'source' | 'destination', step: string, cause: unknown) {
-    super(`${store} ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.store = store;
-    this.step = step;
-  }
-}
+export { SdkStepError };
+
+/** Parts of one object copied at once when the setting is not given (worker.sdkPartConcurrency). */
+export const DEFAULT_PART_CONCURRENCY = 4;
 
 export type SdkCopyRequest = {
   source: S3Client;
@@ -31,6 +30,12 @@ export type SdkCopyRequest = {
   dstBucket: string;
   dstKey: string;
   partSizeBytes: number;
+  /** Parts of one object copied at once (ranged GETs and UploadParts); default DEFAULT_PART_CONCURRENCY. */
+  partConcurrency?: number;
+  /** The size the listing gave: above one part, the object goes by ranged parts. */
+  listedSize?: number;
+  /** Compare MD5s where they are comparable (worker.verifyEtag); default true. */
+  verifyEtag?: boolean;
   controls: DestControls;
   tags: SourceTags;
   signal?: AbortSignal;
@@ -43,17 +48,20 @@ export class AttributesRefused extends Error {
   override name = 'AttributesRefused';
 }
 
+/** What the upload is created with: the object's attributes and the destination's controls. */
+export type UploadParams = ReturnType<typeof uploadParams> & UploadControls;
+
 /**
- * Copies one object; returns the bytes read and their MD5 (hex), which the caller compares with a
- * plain-MD5 source ETag.
+ * Copies one object; returns the bytes read and, on the one-stream path, their MD5 (hex), which the
+ * caller compares with a plain-MD5 source ETag (the ranged path checks each part's MD5 instead).
  */
-export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5: string }> {
-  const got = await req.source
-    .send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey }), { abortSignal: req.signal })
-    .catch((err: unknown) => {
-      throw new SdkStepError('source', 'GetObject', err);
-    });
-  const body = got.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5?: string }> {
+  const concurrency = req.partConcurrency ?? DEFAULT_PART_CONCURRENCY;
+  const partBytes = usesRangedCopy(req.listedSize, req.partSizeBytes)
+    ? choosePartSize(req.listedSize as number, req.partSizeBytes, concurrency)
+    : undefined;
+  const got = await firstGet(req, partBytes);
+  const body = got.Body as (Readable & { destroy?: () => void }) | undefined;
   if (!body) throw new Error('source GetObject returned no body');
   let tags: Record<string, string> | undefined;
   try {
@@ -66,6 +74,57 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
     body.destroy?.();
     throw err;
   }
+  const params: UploadParams = { ...uploadParams(got, tags), ...uploadControls(req.controls) };
+  const range = partBytes === undefined ? undefined : parseContentRange(got.ContentRange);
+  // more than this answer holds: the rest by ranged parts (else the object fit in part 1 after all,
+  // or the store ignored Range and sent it whole)
+  if (partBytes !== undefined && range && range.total > range.end + 1) {
+    if (range.start !== 0 || range.end + 1 !== partBytes) {
+      body.destroy?.();
+      throw new SdkStepError('source', 'GetObject part 1', new Error(`answered bytes ${got.ContentRange}`));
+    }
+    if (!got.ETag) {
+      body.destroy?.();
+      throw new SdkStepError('source', 'GetObject part 1', new Error('no ETag to tie the other parts to'));
+    }
+    return rangedCopy({
+      ...req,
+      partBytes,
+      concurrency,
+      params,
+      // SSE-KMS part ETags are no MD5s
+      verifyParts: (req.verifyEtag ?? true) && req.controls.sse !== 'SSE-KMS',
+      first: { body, total: range.total, etag: got.ETag },
+    });
+  }
+  return streamUpload(req, got, body, params, concurrency);
+}
+
+/** The first GET: part 1 when the object goes by parts (an empty object answers 416 to that: again whole). */
+async function firstGet(req: SdkCopyRequest, partBytes: number | undefined): Promise<GetObjectCommandOutput> {
+  const get = (range: string | undefined) =>
+    req.source.send(new GetObjectCommand({ Bucket: req.srcBucket, Key: req.srcKey, Range: range }), {
+      abortSignal: req.signal,
+    });
+  try {
+    if (partBytes === undefined) return await get(undefined);
+    return await get(rangeHeader({ start: 0, end: partBytes - 1 })).catch((err: unknown) => {
+      if (httpStatus(err) === 416) return get(undefined);
+      throw err;
+    });
+  } catch (err) {
+    throw new SdkStepError('source', 'GetObject', err);
+  }
+}
+
+/** One GET stream into lib-storage's Upload: PutObject within a part, else multipart, hashing as it goes. */
+async function streamUpload(
+  req: SdkCopyRequest,
+  got: GetObjectCommandOutput,
+  body: Readable,
+  params: UploadParams,
+  concurrency: number,
+): Promise<{ bytes: number; md5: string }> {
   const md5 = createHash('md5');
   let bytes = 0;
   const hashing = new Transform({
@@ -80,16 +139,10 @@ export async function sdkCopy(req: SdkCopyRequest): Promise<{ bytes: number; md5
   const size = got.ContentLength ?? 0;
   const upload = new Upload({
     client: req.dest,
-    partSize: req.partSizeBytes,
-    queueSize: 4,
+    partSize: Math.max(req.partSizeBytes, 5 * 1024 * 1024),
+    queueSize: concurrency,
     leavePartsOnError: false,
-    params: {
-      Bucket: req.dstBucket,
-      Key: req.dstKey,
-      Body: hashing,
-      ...uploadParams(got, tags),
-      ...uploadControls(req.controls),
-    },
+    params: { Bucket: req.dstBucket, Key: req.dstKey, Body: hashing, ...params },
   });
   const abort = () => void upload.abort();
   req.signal?.addEventListener('abort', abort, { once: true });

@@ -39,3 +39,15 @@ const THROTTLED_NAMES = new Set([
   'RequestLimitExceeded',
   'TooManyRequests',
 ]);
+
+/** A failed step of an SDK copy, naming the store that failed it; the SDK's error is the cause. */
+export class SdkStepError extends Error {
+  override name = 'SdkStepError';
+  readonly store: 'source' | 'destination';
+  readonly step: string;
+  constructor(store: 'source' | 'destination', step: string, cause: unknown) {
+    super(`${store} ${step}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.store = store;
+    this.step = step;
+  }
+}

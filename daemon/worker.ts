@@ -116,6 +116,7 @@ export class Worker {
         timeouts: storeTimeouts(init.config),
       }),
       partSizeBytes: init.config.worker.sdkPartSizeMiB * 1024 * 1024,
+      partConcurrency: init.config.worker.sdkPartConcurrency,
       verifyEtag: init.config.worker.verifyEtag,
       copyPath: init.config.worker.copyPath,
       controls: destControls(init.config),

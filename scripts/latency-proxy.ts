@@ -30,7 +30,10 @@ export type LatencyProxyOptions = {
   record?: boolean;
   /** Answers a request itself instead of forwarding it (tests: a store refusing one permission). */
   answer?: (req: IncomingMessage) => { status: number; body: string; headers?: Record<string, string> } | undefined;
-  /** Holds a request until the promise it returns settles, then delays and forwards it (tests: a copy kept in flight). */
+  /**
+   * Holds a request until the promise returned settles, then delays and forwards it (tests: a copy
+   * kept in flight, a part's GET held while the object is overwritten); undefined: forwarded as usual.
+   */
   hold?: (req: IncomingMessage) => Promise<void> | undefined;
   /** Throttling: requests refused with 503 SlowDown before any delay (a store's front end refuses fast). */
   throttle?: ThrottleOptions;

@@ -348,6 +348,13 @@ const schema = {
       env: 'RCLONE_MIGRATE_SDK_PART_SIZE_MIB',
       arg: 'sdk-part-size-mib',
     },
+    sdkPartConcurrency: {
+      doc: 'Parts of one object copied at once on the SDK copy path, for objects listed above one part: each a ranged GET streamed into UploadPart (streams, not part buffers, in memory)',
+      format: 'positive-int',
+      default: 4,
+      env: 'RCLONE_MIGRATE_SDK_PART_CONCURRENCY',
+      arg: 'sdk-part-concurrency',
+    },
     sqsUnhealthySeconds: {
       doc: 'Report unhealthy after SQS polling has failed for this long, in seconds',
       format: 'positive-int',
@@ -666,6 +673,7 @@ export type Config = {
     copyPath: 'sdk' | 'rclone';
     copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
+    sdkPartConcurrency: number;
     sqsUnhealthySeconds: number;
     adaptiveConcurrency: boolean;
     maxRequestsPerSecond: number;

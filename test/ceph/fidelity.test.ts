@@ -3,8 +3,10 @@
 // values, and tags. Source requests per object are counted by a loopback pass-through in front of RGW.
 import {
   CopyObjectCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
@@ -15,6 +17,7 @@ import { copyObject, type Copier } from '../../daemon/copy-object.ts';
 import { DEFAULT_CONTROLS } from '../../daemon/dest-controls.ts';
 import { RclonePool } from '../../daemon/rclone-pool.ts';
 import { SourceTags } from '../../daemon/source-tags.ts';
+import { CopyError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { attributesOf, diffAttributes, type ObjectAttributes } from '../../shared/object-attributes.ts';
 import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
@@ -175,6 +178,9 @@ t.test('from Ceph RGW: the whole object on both paths, single-part and multipart
         const label2 = `${path} ${label} ${tagged ? 'tagged' : 'untagged'}${full ? '' : ' without Expires'}`;
         t.same(diffs, [], `${label2}: every attribute as RGW returns it, nothing added`);
         t.equal(copied.path, full ? 'sdk' : path, `${label2}: copied by ${full ? 'sdk' : path}`);
+        const gets = lines.filter((l) => l.startsWith('GET') && !l.includes('tagging')).length;
+        const ranged = copied.path === 'sdk' && label === 'multipart';
+        t.equal(gets, ranged ? 3 : 1, `${label2}: ${ranged ? 'one ranged GET per part' : 'one GET'}`);
         const tagReads = lines.filter((l) => l.includes('tagging')).length;
         t.equal(tagReads, tagged ? 1 : 0, `${label2}: ${tagReads} tag request(s) at the source`);
         t.comment(
@@ -183,4 +189,47 @@ t.test('from Ceph RGW: the whole object on both paths, single-part and multipart
       }
     }
   }
+});
+
+t.test('RGW to RGW, the source overwritten between parts: If-Match refuses, the upload is aborted', async (t) => {
+  const destBucket = uniqueBucket('ranged-dest');
+  await rgw.send(new CreateBucketCommand({ Bucket: destBucket }));
+  const PART = 5 * MiB;
+  const size = 3 * PART - 10;
+  const key = 'ranged/changing';
+  let arrived!: () => void;
+  let release!: () => void;
+  const seen = new Promise<void>((r) => (arrived = r));
+  const released = new Promise<void>((r) => (release = r));
+  let armed = true;
+  const holding = await startLatencyProxy({
+    target: ceph.endpoint,
+    delayMs: 0,
+    hold: (req) => {
+      if (!armed || req.method !== 'GET' || !(req.headers.range ?? '').startsWith(`bytes=${PART}-`)) return undefined;
+      armed = false;
+      arrived();
+      return released;
+    },
+  });
+  t.teardown(() => holding.stop());
+  const c: Copier = { ...copier('sdk'), source: () => cephClient({ ...ceph, endpoint: holding.endpoint }), dest: rgw };
+  const message = { ...batch(res, []), source: { bucket: sourceBucket }, dest: { bucket: destBucket } };
+  await rgw.send(new PutObjectCommand({ Bucket: sourceBucket, Key: key, Body: content(size, key) }));
+  const failed = copyObject(c, message, { key, size }, new AbortController().signal, true).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await seen;
+  await rgw.send(new PutObjectCommand({ Bucket: sourceBucket, Key: key, Body: content(size, 'another version') }));
+  release();
+  const err = await failed;
+  t.ok(err instanceof CopyError && err.store === 'source', 'the copy fails at the source');
+  t.match((err as Error).message, /^source GetObject part 2 of 3 \(the object changed during the copy.*HTTP 412/);
+  const left = await rgw.send(new ListMultipartUploadsCommand({ Bucket: destBucket }));
+  t.same(left.Uploads ?? [], [], 'no multipart upload left on RGW');
+  const again = await copyObject(c, message, { key, size }, new AbortController().signal, true);
+  t.equal(again.target, key, 'the next attempt copies the new version');
+  const got = await rgw.send(new GetObjectCommand({ Bucket: destBucket, Key: key }));
+  t.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(content(size, 'another version')), 'byte for byte');
 });

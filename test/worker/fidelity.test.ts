@@ -244,7 +244,12 @@ t.test('the whole object on each path, single-part and multipart, tags present a
           path === 'rclone' ? 1 : 0,
           `${path} ${label} ${name}: ${path === 'rclone' ? 'one source HEAD (rclone hides its GET answer)' : 'no source HEAD'}`,
         );
-        t.equal(count(counted.source, 'GET'), 1, `${path} ${label} ${name}: one source GET`);
+        const ranged = copiedBy === 'sdk' && label === 'multipart';
+        t.equal(
+          count(counted.source, 'GET'),
+          ranged ? 3 : 1,
+          `${path} ${label} ${name}: ${ranged ? 'one ranged GET per part' : 'one source GET'}`,
+        );
         t.equal(count(counted.dest, 'PUT tagging'), 0, `${path} ${label} ${name}: tags sent with the upload`);
       }
 
