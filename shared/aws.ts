@@ -73,8 +73,16 @@ export function destS3Client(options: {
     region: region(options.region),
     ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
     requestHandler: handler(options.maxSockets ?? 128, options.timeouts),
+    logger: QUIET,
   });
 }
+
+/**
+ * Without a logger of its own the SDK writes to the console, once per failed streamed UploadPart ("An error
+ * was encountered in a non-retryable streaming request"): the ranged copy retries that part and the
+ * worker logs what fails for good, so the console line is noise in the journal.
+ */
+const QUIET = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The source (any S3-compatible store): explicit endpoint and keys. */
 export function sourceS3Client(
