@@ -10,7 +10,7 @@ import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { throttleBackoffMs } from './aimd.ts';
 import type { ByteRate } from './byte-rate.ts';
 import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
-import { pathByKeys, unsetByRclone, type CopyPath } from './copy-route.ts';
+import { pathByListing, unsetByRclone, type CopyPath, type PathChoice } from './copy-route.ts';
 import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
 import { AttributesRefused, sdkCopy, SdkStepError } from './sdk-copy.ts';
@@ -27,8 +27,9 @@ export type Copier = {
   /** Parts of one object copied at once on the SDK path (config worker.sdkPartConcurrency; default 4). */
   partConcurrency?: number;
   verifyEtag: boolean;
-  /** Who copies keys rclone can address (config worker.copyPath). */
-  copyPath: 'sdk' | 'rclone';
+  /** Who copies keys rclone can address (config worker.copyPath), and from what size under auto. */
+  copyPath: PathChoice;
+  rcloneFromBytes?: number;
   controls: DestControls;
   tags: SourceTags;
   /** The adaptive copy limits of both stores; absent: copies start as soon as the pool has room. */
@@ -50,10 +51,14 @@ export async function copyObject(
 ): Promise<Copied> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   const target = destKey(message, object.key);
-  const byKeys = pathByKeys(copier.copyPath, object.key, target);
-  let path: CopyPath = byKeys;
+  const planned = pathByListing(
+    copier.copyPath,
+    { srcKey: object.key, dstKey: target, size: object.size },
+    copier.rcloneFromBytes ?? Infinity,
+  );
+  let path: CopyPath = planned;
   const once = async () => {
-    path = await copyOnce(copier, message, object, target, byKeys, signal, firstDelivery);
+    path = await copyOnce(copier, message, object, target, planned, signal, firstDelivery);
   };
   const limits = copier.limits;
   try {
@@ -122,13 +127,13 @@ async function copyOnce(
   message: BatchMessage,
   object: BatchObject,
   target: string,
-  byKeys: CopyPath,
+  planned: CopyPath,
   signal: AbortSignal,
   firstDelivery: boolean,
 ): Promise<CopyPath> {
   const where = { bucket: message.source.bucket, key: object.key, attempt: message.attempt };
   try {
-    if (byKeys === 'rclone') {
+    if (planned === 'rclone') {
       // rclone's GET answer is not ours to see and it never reads tags: one source HEAD says what the
       // object carries (tag count, Expires, redirect) before the bytes move; the tags then travel with
       // rclone's upload (x-amz-tagging through MetadataSet), read only where there are some.

@@ -5,9 +5,18 @@ import { rcloneCanAddress } from '../shared/s3-names.ts';
 
 export type CopyPath = 'rclone' | 'sdk';
 
-/** The operator's choice (worker.copyPath), narrowed to the SDK for keys rclone cannot address. */
-export function pathByKeys(chosen: CopyPath, srcKey: string, dstKey: string): CopyPath {
-  return chosen === 'rclone' && rcloneCanAddress(srcKey) && rcloneCanAddress(dstKey) ? 'rclone' : 'sdk';
+/** The operator's choice (worker.copyPath): auto sends objects listed at `rcloneFromBytes` or more to rclone. */
+export type PathChoice = CopyPath | 'auto';
+
+/** The path before any request: the choice, by size under auto, narrowed to the SDK for keys rclone cannot address. */
+export function pathByListing(
+  choice: PathChoice,
+  object: { srcKey: string; dstKey: string; size?: number },
+  rcloneFromBytes: number,
+): CopyPath {
+  if (!rcloneCanAddress(object.srcKey) || !rcloneCanAddress(object.dstKey)) return 'sdk';
+  if (choice === 'auto') return object.size !== undefined && object.size >= rcloneFromBytes ? 'rclone' : 'sdk';
+  return choice;
 }
 
 /**

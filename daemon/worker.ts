@@ -119,6 +119,7 @@ export class Worker {
       partConcurrency: init.config.worker.sdkPartConcurrency,
       verifyEtag: init.config.worker.verifyEtag,
       copyPath: init.config.worker.copyPath,
+      rcloneFromBytes: init.config.worker.rcloneFromMiB * 1024 * 1024,
       controls: destControls(init.config),
       tags: new SourceTags(init.log, init.config.worker.copyTags),
       limits: init.config.worker.adaptiveConcurrency

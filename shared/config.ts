@@ -328,11 +328,18 @@ const schema = {
       arg: 'verify-etag',
     },
     copyPath: {
-      doc: 'Who copies keys rclone can address: sdk (GetObject streamed into an upload) or rclone (the rclone rcd children; objects with Expires or Website-Redirect-Location, which rclone cannot set, go the SDK way). Both copy the whole object: system and user metadata, tags, nothing added',
-      format: ['sdk', 'rclone'],
-      default: 'sdk',
+      doc: 'Who copies keys rclone can address: auto (objects listed at worker.rcloneFromMiB or more by rclone, smaller ones by the SDK), sdk (GetObject streamed into an upload, large objects by ranged parts) or rclone (the rclone rcd children). Objects with Expires or Website-Redirect-Location, which rclone cannot set, always go the SDK way: every path copies the whole object (system and user metadata, tags, nothing added)',
+      format: ['auto', 'sdk', 'rclone'],
+      default: 'auto',
       env: 'RCLONE_MIGRATE_COPY_PATH',
       arg: 'copy-path',
+    },
+    rcloneFromMiB: {
+      doc: 'With copyPath auto: objects of at least this size (MiB, as listed) go by rclone, whose Go copy moves large objects with less CPU per byte; smaller ones by the SDK, which spends no source HEAD on them',
+      format: 'positive-int',
+      default: 64,
+      env: 'RCLONE_MIGRATE_RCLONE_FROM_MIB',
+      arg: 'rclone-from-mib',
     },
     copyTags: {
       doc: "Copying tags: count (GetObjectTagging where the source's x-amz-tagging-count says there are tags), always (for a store that does not send the count: one more request per object), off",
@@ -670,7 +677,8 @@ export type Config = {
     storeIdleTimeoutSeconds: number;
     verifyBy: 'list' | 'head';
     verifyEtag: boolean;
-    copyPath: 'sdk' | 'rclone';
+    copyPath: 'auto' | 'sdk' | 'rclone';
+    rcloneFromMiB: number;
     copyTags: 'count' | 'always' | 'off';
     sdkPartSizeMiB: number;
     sdkPartConcurrency: number;

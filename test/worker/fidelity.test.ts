@@ -286,6 +286,30 @@ t.test("rclone's own metadata when the operator asks for it (rclone.keepOwnMetad
   t.same(ignored, [], 'and nothing else');
 });
 
+t.test('copyPath auto: large objects by rclone, small ones by the SDK, each whole', async (t) => {
+  const pool = await startPool(t, DEFAULT_CONTROLS);
+  const c: Copier = { ...copier(pool, 'sdk', DEFAULT_CONTROLS), copyPath: 'auto', rcloneFromBytes: 10 * MiB };
+  for (const [key, size, attrs, by] of [
+    ['auto/large.html', 12 * MiB, RCLONE_SETS, 'rclone'],
+    ['auto/large-expires.html', 12 * MiB, FULL, 'sdk'],
+    ['auto/small.html', 1000, RCLONE_SETS, 'sdk'],
+  ] as const) {
+    await putSource(key, size, attrs);
+    const counted = await copyCounted(c, key, size);
+    t.equal(counted.path, by, `${key}: copied by ${by}`);
+    const diffs = diffAttributes(
+      await attributes(s3, res.sourceBucket, key),
+      await attributes(s3, res.destBucket, key),
+    );
+    t.same(fields(diffs), [], `${key}: every attribute arrived, nothing added`);
+    t.equal(
+      count(counted.source, 'HEAD'),
+      size >= 10 * MiB ? 1 : 0,
+      `${key}: a source HEAD only where rclone was planned`,
+    );
+  }
+});
+
 t.test('tag policy: always reads where the count is absent, off never reads', async (t) => {
   const pool = await startPool(t, DEFAULT_CONTROLS);
   await putSource('policy/untagged', 10, {});
