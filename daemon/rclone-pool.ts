@@ -55,6 +55,8 @@ export type PoolOptions = {
   tuning?: Partial<PoolTuning>;
   /** Connect and idle timeouts towards the stores (rclone-env.ts childArgs). */
   timeouts?: { connectMs: number; idleMs: number };
+  /** Each child's --low-level-retries (rclone-env.ts lowLevelRetries). */
+  lowLevelRetries?: number;
 };
 
 export type CopyRequest = {
@@ -143,6 +145,7 @@ export class RclonePool {
       flags: options.flags,
       baseEnv: options.baseEnv,
       timeouts: options.timeouts,
+      lowLevelRetries: options.lowLevelRetries,
     });
     childEnv({ source: options.source, dest: options.dest, baseEnv: options.baseEnv, rcUser: 'u', rcPass: 'p' });
     this.#slots = Array.from({ length: options.children }, (_, index) => ({
@@ -318,6 +321,7 @@ export class RclonePool {
         flags: this.#options.flags,
         baseEnv,
         timeouts: this.#options.timeouts,
+        lowLevelRetries: this.#options.lowLevelRetries,
       }),
       env: childEnv({ source, dest, baseEnv, rcUser, rcPass }),
       rcUser,
