@@ -1,9 +1,13 @@
 // The adaptive limit of copies in flight at one store, shared by every copy path of the worker (the
 // rclone children and the SDK): copies take a slot before they start and give it back when they end,
 // saying whether the store throttled them. Every `intervalMs` the limit is decided again from what
-// the interval saw (aimd.ts). An optional hard cap on copy starts per second comes on top.
+// the interval saw (aimd.ts). Copy attempts are paced too, first attempts and those retried in their
+// slot alike: at a rate learned from what the store admitted and refused over a sliding window
+// (start-pacing.ts, rate-estimator.ts), and at most at an optional hard cap.
 import { CopyError } from '../shared/errors.ts';
 import { nextLimit, type AimdParams, type IntervalSeen } from './aimd.ts';
+import { RateEstimator } from './rate-estimator.ts';
+import { nextPacing, UNPACED, type Pacing, type PacingParams } from './start-pacing.ts';
 
 export type Store = 'source' | 'destination';
 
@@ -14,15 +18,26 @@ export type LimiterOptions = {
   intervalMs: number;
   /** Copy starts per second at most (0: no cap), a token bucket of one second. */
   startsPerSecond?: number;
+  /** Learn a start rate from the store's refusals (absent: only the cap paces starts). */
+  pacing?: PacingParams;
+  /** The sliding window the start and admitted rates are measured over. */
+  windowMs?: number;
   /** Milliseconds, monotonic; tests pass a fake clock. */
   now?: () => number;
   /** Told every new limit (the gauge). */
   onLimit?: (store: Store, limit: number) => void;
+  /** Told every new start rate in force, 0 when starts are not paced (the gauge). */
+  onStartRate?: (store: Store, startsPerSecond: number) => void;
   /** Told every throttled attempt (the counter). */
   onThrottled?: (store: Store) => void;
 };
 
+/** A learned start rate's bucket holds this many seconds' worth: starts come evenly, not in bursts. */
+const PACED_BURST_SECONDS = 0.1;
+
 type Waiter = {
+  /** A copy waiting for a slot and a start token, or a retry (holding its slot) for a token only. */
+  kind: 'slot' | 'token';
   resolve: () => void;
   reject: (err: Error) => void;
   signal: AbortSignal | undefined;
@@ -41,6 +56,12 @@ export class CopyLimiter {
   #tokens: number;
   #tokensAt: number;
   #tokenTimer: NodeJS.Timeout | undefined;
+  #pacing: Pacing = UNPACED;
+  readonly #admitted: RateEstimator;
+  readonly #refused: RateEstimator;
+  readonly #windowIntervals: number;
+  /** A start waited for a token (not a slot) since the last decision. */
+  #waitedForRate = false;
 
   constructor(options: LimiterOptions) {
     this.store = options.store;
@@ -48,9 +69,20 @@ export class CopyLimiter {
     this.#now = options.now ?? (() => performance.now());
     this.#limit = options.params.max;
     this.#intervalStart = this.#now();
-    this.#tokens = Math.max(1, options.startsPerSecond ?? 0);
+    this.#tokens = this.#burst();
     this.#tokensAt = this.#intervalStart;
+    const windowMs = options.windowMs ?? 4 * options.intervalMs;
+    this.#admitted = new RateEstimator(windowMs, this.#intervalStart);
+    this.#refused = new RateEstimator(windowMs, this.#intervalStart);
+    this.#windowIntervals = Math.max(1, Math.round(windowMs / options.intervalMs));
     options.onLimit?.(this.store, this.#limit);
+    options.onStartRate?.(this.store, this.#rateOrZero());
+  }
+
+  /** Copy starts per second in force now (the cap or the learned rate, the lower); Infinity: not paced. */
+  get startRate(): number {
+    const cap = this.#options.startsPerSecond ?? 0;
+    return Math.min(cap > 0 ? cap : Number.POSITIVE_INFINITY, this.#pacing.rate);
   }
 
   /** The current limit of copies in flight (a real number; floor(limit) copies run at once). */
@@ -64,15 +96,29 @@ export class CopyLimiter {
 
   /** Waits (FIFO) for a slot under the limit. Rejects with CopyError('aborted') when the signal fires. */
   acquire(signal?: AbortSignal): Promise<void> {
+    return this.#wait('slot', signal);
+  }
+
+  /**
+   * Waits for the start rate to allow another attempt of a copy that holds its slot: ahead of copies
+   * waiting for a slot (FIFO among retries), since those may be waiting for this very slot.
+   */
+  pace(signal?: AbortSignal): Promise<void> {
+    return this.#wait('token', signal);
+  }
+
+  #wait(kind: Waiter['kind'], signal: AbortSignal | undefined): Promise<void> {
     this.#tick();
     if (signal?.aborted) return Promise.reject(abortedError());
-    if (this.#waiters.length === 0 && this.#room()) {
-      this.#take();
+    const ahead = kind === 'slot' ? this.#waiters.length : this.#waiters.filter((w) => w.kind === 'token').length;
+    if (ahead === 0 && this.#room(kind)) {
+      this.#take(kind);
       return Promise.resolve();
     }
-    this.#seen.saturated = true;
+    if (kind === 'slot') this.#seen.saturated = true;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
+        kind,
         resolve,
         reject,
         signal,
@@ -83,7 +129,7 @@ export class CopyLimiter {
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.#waiters.push(waiter);
+      this.#waiters.splice(ahead, 0, waiter);
       this.#pump();
     });
   }
@@ -99,9 +145,11 @@ export class CopyLimiter {
   note(outcome: 'answered' | 'throttled'): void {
     if (outcome === 'throttled') {
       this.#seen.throttled++;
+      this.#refused.add(this.#now());
       this.#options.onThrottled?.(this.store);
     } else {
       this.#seen.answered++;
+      this.#admitted.add(this.#now());
     }
     this.#tick();
   }
@@ -115,37 +163,58 @@ export class CopyLimiter {
     }
   }
 
-  #room(): boolean {
-    if (this.#inFlight >= Math.max(1, Math.floor(this.#limit))) return false;
-    return this.#refill();
+  #room(kind: Waiter['kind']): boolean {
+    if (kind === 'slot' && this.#inFlight >= Math.max(1, Math.floor(this.#limit))) return false;
+    if (this.#refill()) return true;
+    this.#waitedForRate = true;
+    return false;
   }
 
-  /** True when the start-rate cap (if any) has a token; tokens refill continuously. */
+  /** The hard cap's bucket holds one second's worth; a learned rate's a tenth of that. */
+  #burst(): number {
+    const rate = this.startRate;
+    if (!Number.isFinite(rate)) return 1;
+    return Math.max(1, rate === this.#pacing.rate ? rate * PACED_BURST_SECONDS : rate);
+  }
+
+  /** True when the start rate in force (if any) has a token; tokens refill continuously. */
   #refill(): boolean {
-    const rate = this.#options.startsPerSecond ?? 0;
-    if (rate <= 0) return true;
+    const rate = this.startRate;
+    if (!Number.isFinite(rate)) return true;
     const now = this.#now();
-    this.#tokens = Math.min(Math.max(1, rate), this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
+    this.#tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
     this.#tokensAt = now;
     return this.#tokens >= 1;
   }
 
-  #take(): void {
+  #take(kind: Waiter['kind']): void {
+    if (Number.isFinite(this.startRate)) this.#tokens -= 1;
+    if (kind === 'token') return;
     this.#inFlight++;
-    if ((this.#options.startsPerSecond ?? 0) > 0) this.#tokens -= 1;
     if (this.#inFlight >= Math.floor(this.#limit)) this.#seen.saturated = true;
   }
 
+  #rateOrZero(): number {
+    const rate = this.startRate;
+    return Number.isFinite(rate) ? rate : 0;
+  }
+
   #pump(): void {
-    while (this.#waiters.length > 0 && this.#room()) {
+    while (this.#waiters.length > 0 && this.#room((this.#waiters[0] as Waiter).kind)) {
       const waiter = this.#waiters.shift() as Waiter;
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      this.#take();
+      this.#take(waiter.kind);
       waiter.resolve();
     }
     // Waiting only for a start token: come back when one is due.
-    const rate = this.#options.startsPerSecond ?? 0;
-    if (this.#waiters.length > 0 && rate > 0 && !this.#tokenTimer && this.#inFlight < Math.floor(this.#limit)) {
+    const rate = this.startRate;
+    const first = this.#waiters[0];
+    if (
+      first &&
+      Number.isFinite(rate) &&
+      !this.#tokenTimer &&
+      (first.kind === 'token' || this.#inFlight < Math.max(1, Math.floor(this.#limit)))
+    ) {
       const waitMs = Math.max(1, ((1 - this.#tokens) / rate) * 1000);
       this.#tokenTimer = setTimeout(() => {
         this.#tokenTimer = undefined;
@@ -158,15 +227,41 @@ export class CopyLimiter {
   #tick(): void {
     const now = this.#now();
     if (now - this.#intervalStart < this.#options.intervalMs) return;
-    const seen = { ...this.#seen, saturated: this.#seen.saturated || this.#waiters.length > 0 };
+    // retries waiting for the rate hold their slots: only copies waiting for a slot say the limit holds them back
+    const slotWaiting = this.#waiters.some((w) => w.kind === 'slot');
+    const seen = { ...this.#seen, saturated: this.#seen.saturated || slotWaiting };
     const next = nextLimit(this.#limit, seen, this.#options.params);
+    const pacing = this.#options.pacing
+      ? nextPacing(
+          this.#pacing,
+          {
+            admittedPerSecond: this.#admitted.rate(now),
+            refusedPerSecond: this.#refused.rate(now),
+            waited: this.#waitedForRate,
+            windowFull: this.#admitted.full(now),
+            windowIntervals: this.#windowIntervals,
+          },
+          this.#options.pacing,
+        )
+      : this.#pacing;
     this.#intervalStart = now;
     this.#seen = { answered: 0, throttled: 0, saturated: this.#inFlight >= Math.floor(next) };
+    this.#waitedForRate = false;
+    const rateBefore = this.startRate;
+    this.#pacing = pacing;
+    if (this.startRate !== rateBefore) {
+      // the bucket refilled at the old rate until now; it holds no more than the new burst
+      this.#refill();
+      this.#tokens = Number.isFinite(rateBefore) ? Math.min(this.#tokens, this.#burst()) : this.#burst();
+      this.#options.onStartRate?.(this.store, this.#rateOrZero());
+      clearTimeout(this.#tokenTimer);
+      this.#tokenTimer = undefined;
+    }
     if (next !== this.#limit) {
       this.#limit = next;
       this.#options.onLimit?.(this.store, next);
-      this.#pump();
     }
+    this.#pump();
   }
 }
 
@@ -193,4 +288,10 @@ export async function acquireBoth(limits: CopyLimits, signal?: AbortSignal): Pro
     limits.source.release('answered');
     throw err;
   }
+}
+
+/** Waits for both stores' start rates to allow another attempt of a copy holding its slots. */
+export async function paceBoth(limits: CopyLimits, signal?: AbortSignal): Promise<void> {
+  await limits.source.pace(signal);
+  await limits.destination.pace(signal);
 }

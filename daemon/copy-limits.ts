@@ -3,9 +3,13 @@
 import { DEFAULT_AIMD } from './aimd.ts';
 import { CopyLimiter, type CopyLimits, type Store } from './copy-limiter.ts';
 import type { Metrics } from './metrics.ts';
+import { DEFAULT_PACING } from './start-pacing.ts';
 
-/** How often each store's limit is decided again. */
+/** How often each store's limit and start rate are decided again. */
 export const LIMIT_INTERVAL_MS = 500;
+
+/** The window the start and admitted rates are measured over: long enough for a rate, short enough to follow it. */
+export const RATE_WINDOW_MS = 2_000;
 
 /**
  * `maxRequestsPerSecond` (0: none) caps copy starts at half that rate, a small copy being two
@@ -18,7 +22,10 @@ export function copyLimits(capacity: number, metrics: Metrics, maxRequestsPerSec
       params: { ...DEFAULT_AIMD, max: capacity },
       intervalMs: LIMIT_INTERVAL_MS,
       startsPerSecond: store === 'source' ? maxRequestsPerSecond / 2 : 0,
+      pacing: DEFAULT_PACING,
+      windowMs: RATE_WINDOW_MS,
       onLimit: (s, limit) => metrics.copyConcurrencyLimit.set({ store: s }, limit),
+      onStartRate: (s, rate) => metrics.copyStartRateLimit.set({ store: s }, rate),
       onThrottled: (s) => metrics.throttledRequests.inc({ store: s }),
     });
   return {

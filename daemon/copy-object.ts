@@ -9,7 +9,7 @@ import { destKey, type BatchMessage, type BatchObject } from '../shared/message.
 import { refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { throttleBackoffMs } from './aimd.ts';
 import type { ByteRate } from './byte-rate.ts';
-import { acquireBoth, type CopyLimits, type Store } from './copy-limiter.ts';
+import { acquireBoth, paceBoth, type CopyLimits, type Store } from './copy-limiter.ts';
 import { pathByListing, unsetByRclone, type CopyPath, type PathChoice } from './copy-route.ts';
 import type { DestControls } from './dest-controls.ts';
 import type { CopyRequest } from './rclone-pool.ts';
@@ -71,7 +71,7 @@ export async function copyObject(
   return { object, target, path };
 }
 
-/** Runs attempts in slots of both stores; a throttled attempt backs off in its slots and goes again. */
+/** Runs attempts in slots of both stores; a throttled attempt backs off in its slots and goes again when the stores' start rates allow. */
 async function withinLimits(limits: CopyLimits, once: () => Promise<void>, signal: AbortSignal): Promise<void> {
   await acquireBoth(limits, signal);
   let outcome: { source: Outcome; destination: Outcome } = { source: 'answered', destination: 'answered' };
@@ -89,6 +89,7 @@ async function withinLimits(limits: CopyLimits, once: () => Promise<void>, signa
         }
         limits[store].note('throttled');
         await pause(throttleBackoffMs(throttled, (limits.random ?? Math.random)(), limits.backoff), signal);
+        await paceBoth(limits, signal);
       }
     }
   } finally {

@@ -142,6 +142,12 @@ export function createMetrics() {
       labelNames: ['store'] as const,
       registers: r,
     }),
+    copyStartRateLimit: new Gauge({
+      name: `${PREFIX}copy_start_rate_limit`,
+      help: 'Copy starts per second the worker allows at each store now, as learned from its throttling or capped by --max-requests-per-second, by store; 0: not paced',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
     credentialRefreshes: new Counter({
       name: `${PREFIX}source_credential_refreshes_total`,
       help: 'Times the source credentials were read again from Secrets Manager (after an authentication error, and at every probe while paused), by result (changed, unchanged, failed)',

@@ -163,6 +163,8 @@ export type ChildArgsInput = {
   baseEnv: NodeJS.ProcessEnv;
   /** Connect and idle timeouts towards the stores, in ms (defaults: 5 s and 10 s). */
   timeouts?: { connectMs: number; idleMs: number };
+  /** rclone's --low-level-retries (default LOW_LEVEL_RETRIES): decided by lowLevelRetries(). */
+  lowLevelRetries?: number;
   /** Let rclone write its own x-amz-meta-mtime, -btime and -md5chksum (config rclone.keepOwnMetadata). */
   keepOwnMetadata?: boolean;
 };
@@ -188,8 +190,18 @@ export function ownMetadataFlags(keep: boolean): string[] {
 /** rclone's complaint about the values ownMetadataFlags plants: expected on every upload, so not logged. */
 export const DROPPED_OWN_METADATA = /Dropping invalid metadata value "\\x7f" for key "(mtime|btime)"/;
 
-/** rclone's low-level retries: its S3 calls are tried this many times (see childArgs). */
+/** rclone's low-level retries without the adaptive copy limits: its S3 calls are tried this many times (see childArgs). */
 export const LOW_LEVEL_RETRIES = 2;
+
+/**
+ * The one place rclone's --low-level-retries is decided. Adaptive: one low-level try, so a SlowDown
+ * comes back to the worker at once (each extra low-level try also multiplies the AWS SDK's own
+ * attempts: measured on 1.75.2 against a store refusing everything, 2 requests per copy at 1, 8 at 2
+ * and over two minutes of retrying at the default 10). Otherwise two (see childArgs's timeouts).
+ */
+export function lowLevelRetries(adaptive: boolean): number {
+  return adaptive ? 1 : LOW_LEVEL_RETRIES;
+}
 
 /** The child's arguments: nothing secret. Throws ConfigError for a flag that must not be given. */
 export function childArgs(input: ChildArgsInput): string[] {
@@ -225,7 +237,7 @@ export function childArgs(input: ChildArgsInput): string[] {
     // operations/copyfile (it is the sync commands' outer loop). rclone.flags may override these.
     `--contimeout=${Math.ceil((input.timeouts?.connectMs ?? 5000) / 1000)}s`,
     `--timeout=${Math.ceil((input.timeouts?.idleMs ?? 10_000) / 1000)}s`,
-    `--low-level-retries=${LOW_LEVEL_RETRIES}`,
+    `--low-level-retries=${input.lowLevelRetries ?? LOW_LEVEL_RETRIES}`,
     // rclone cannot use AWS_CA_BUNDLE (LoadCustomCABundleError on every S3 call): give it the same file
     ...(caBundle ? [`--ca-cert=${caBundle}`] : []),
     ...input.flags,
@@ -233,7 +245,6 @@ export function childArgs(input: ChildArgsInput): string[] {
 }
 
 export type LimitFlagsInput = {
-  adaptive: boolean;
   children: number;
   /** Per worker, 0: none. */
   maxRequestsPerSecond: number;
@@ -241,16 +252,12 @@ export type LimitFlagsInput = {
 };
 
 /**
- * Flags each child gets for the worker's throttling settings, before the user's own flags (which win).
- * Adaptive: one low-level try, so a SlowDown comes back to the worker at once (each extra low-level try
- * also multiplies the AWS SDK's own attempts: measured on 1.75.2 against a store refusing everything,
- * 2 requests per copy at 1, 8 at 2 and over two minutes of retrying at the default 10). Hard caps are
- * split evenly between the children: rclone's --tpslimit and --bwlimit are per process.
+ * Flags each child gets for the worker's hard caps, before the user's own flags (which win), split
+ * evenly between the children: rclone's --tpslimit and --bwlimit are per process.
  */
 export function limitFlags(input: LimitFlagsInput): string[] {
   const share = (total: number): string => String(Math.round((total / input.children) * 1000) / 1000);
   return [
-    ...(input.adaptive ? ['--low-level-retries=1'] : []),
     ...(input.maxRequestsPerSecond > 0 ? [`--tpslimit=${share(input.maxRequestsPerSecond)}`] : []),
     ...(input.maxMiBPerSecond > 0 ? [`--bwlimit=${share(input.maxMiBPerSecond)}M`] : []),
   ];

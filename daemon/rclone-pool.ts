@@ -62,6 +62,8 @@ export type PoolOptions = {
   keepOwnMetadata?: boolean;
   /** A child past these limits is drained and restarted (recycle.ts); default: never. */
   recycle?: RecycleLimits;
+  /** Each child's --low-level-retries (rclone-env.ts lowLevelRetries). */
+  lowLevelRetries?: number;
 };
 
 export type CopyRequest = {
@@ -316,8 +318,8 @@ export class RclonePool {
   }
 
   #args(): string[] {
-    const { transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata } = this.#options;
-    return childArgs({ transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata });
+    const { transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata, lowLevelRetries } = this.#options;
+    return childArgs({ transfersPerChild, flags, baseEnv, timeouts, keepOwnMetadata, lowLevelRetries });
   }
 
   #spec() {

@@ -60,6 +60,8 @@ export class SourceAccess {
       forcePathStyle: this.#config.source.forcePathStyle,
       maxSockets: this.#maxSockets,
       timeouts: storeTimeouts(this.#config),
+      // the adaptive copy limits answer refusals themselves, so they must see every one at once
+      retryThrottled: !this.#config.worker.adaptiveConcurrency,
     });
   }
 

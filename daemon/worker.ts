@@ -23,7 +23,7 @@ import { processMessage, type MessageDeps } from './process-message.ts';
 import { resolveDeadLetterUrl } from '../shared/dead-letter-url.ts';
 import { WorkQueue, type ReceivedMessage } from './queue.ts';
 import { RclonePool, type SourceRemote } from './rclone-pool.ts';
-import { limitFlags } from './rclone-env.ts';
+import { limitFlags, lowLevelRetries } from './rclone-env.ts';
 import { copyLimits } from './copy-limits.ts';
 import { ByteRate } from './byte-rate.ts';
 import type { KeyOutcome } from './settle.ts';
@@ -185,7 +185,6 @@ export class Worker {
       transfersPerChild: config.rclone.transfersPerChild,
       flags: [
         ...limitFlags({
-          adaptive: config.worker.adaptiveConcurrency,
           children: config.rclone.children,
           maxRequestsPerSecond: config.worker.maxRequestsPerSecond,
           maxMiBPerSecond: config.worker.maxMiBPerSecond,
@@ -206,6 +205,7 @@ export class Worker {
       metrics,
       timeouts: storeTimeouts(config),
       recycle: { rssMiB: config.rclone.recycleRssMiB, afterCopies: config.rclone.recycleAfterCopies },
+      lowLevelRetries: lowLevelRetries(config.worker.adaptiveConcurrency),
     });
     await pool.start();
     const worker = new Worker({ config, log, metrics, pool, source, queue });

@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { retryUnlessThrottled } from './retry-unless-throttled.ts';
 
 export type SourceCredentials = {
   endpoint: string;
@@ -84,10 +85,19 @@ export function destS3Client(options: {
  */
 const QUIET = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** The source (any S3-compatible store): explicit endpoint and keys. */
+/**
+ * The source (any S3-compatible store): explicit endpoint and keys. `retryThrottled: false` leaves a
+ * refused request (SlowDown, 429) to the caller at once (retry-unless-throttled.ts).
+ */
 export function sourceS3Client(
   creds: SourceCredentials,
-  options: { region: string; forcePathStyle: boolean; maxSockets?: number; timeouts?: StoreTimeouts },
+  options: {
+    region: string;
+    forcePathStyle: boolean;
+    maxSockets?: number;
+    timeouts?: StoreTimeouts;
+    retryThrottled?: boolean;
+  },
 ): S3Client {
   return new S3Client({
     region: options.region,
@@ -95,6 +105,7 @@ export function sourceS3Client(
     forcePathStyle: options.forcePathStyle,
     credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
     requestHandler: handler(options.maxSockets ?? 128, options.timeouts),
+    ...(options.retryThrottled === false ? { retryStrategy: retryUnlessThrottled() } : {}),
   });
 }
 

@@ -370,7 +370,7 @@ const schema = {
       arg: 'sqs-unhealthy-seconds',
     },
     adaptiveConcurrency: {
-      doc: 'Adapt the copies in flight to each store: fewer when it throttles (SlowDown, 503, 429), more while it keeps up; throttled attempts are retried in place, and rclone children make one low-level try per request so the worker sees every refusal',
+      doc: 'Adapt the copies in flight and the copy starts per second to each store: fewer when it throttles (SlowDown, 503, 429), more while it keeps up; throttled attempts are retried in place, and rclone children and the source SDK client make one try per refused request so the worker sees every refusal',
       format: Boolean,
       default: true,
       env: 'RCLONE_MIGRATE_ADAPTIVE_CONCURRENCY',

@@ -35,6 +35,8 @@ export type ThrottleRun = RunResult & {
   refused: number;
   /** The source limit each agent ended on. */
   finalLimits: number[];
+  /** The source start rate each agent ended on (0: not paced); absent in runs saved before it. */
+  finalRates?: number[];
   /** The token bucket's R for this run. */
   rate?: number;
   /** 1-minute load average at the start and the end of the run. */
@@ -46,7 +48,7 @@ type Copier = { name: string; describe: string; agents: number; args: string[] }
 export const THROTTLE_COPIERS: readonly Copier[] = [
   {
     name: 'agent',
-    describe: '`rclone-migrate worker`, default settings (adaptive copy concurrency on)',
+    describe: '`rclone-migrate worker`, default settings (adaptive copy concurrency and start pacing on)',
     agents: 1,
     args: [],
   },
@@ -185,6 +187,7 @@ export async function runThrottleBench(
         refused: proxy.throttled(),
         throttledCopies: samples.reduce((n, s) => n + sumOf(s, 'rclone_migrate_throttled_requests_total'), 0),
         finalLimits: samples.map((s) => sumOf(s, 'rclone_migrate_copy_concurrency_limit', { store: 'source' })),
+        finalRates: samples.map((s) => sumOf(s, 'rclone_migrate_copy_start_rate_limit', { store: 'source' })),
         load: [load0, loadavg()[0] ?? Number.NaN],
       };
       results.push(entry);
@@ -232,7 +235,7 @@ export function renderThrottle(results: readonly ThrottleRun[], given: ThrottleS
     '',
     ...THROTTLE_COPIERS.map((c) => `- **${c.name}**: ${c.describe}`),
     '',
-    '| case | copier | good runs | objects/s median (min–max) | net of the full bucket at the start | source requests per object | refused per object | throttled copy attempts (agent metric) | final source limit | CPU s per 1,000 objects | other load (cores) | load average, start → end |',
+    '| case | copier | good runs | objects/s median (min–max) | net of the full bucket at the start | source requests per object | refused per object | throttled copy attempts (agent metric) | final source limit / start rate (0: not paced) | CPU s per 1,000 objects | other load (cores) | load average, start → end |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const net = (r: ThrottleRun): number =>
@@ -253,7 +256,7 @@ export function renderThrottle(results: readonly ThrottleRun[], given: ThrottleS
       `| ${kind === 'bucket' ? `token bucket ${settings.rate}/s` : kind === 'random' ? `random ${Math.round(settings.fraction * 100)} %` : kind} | ${copier} | ` +
         `${ok.length} of ${rs.length} | ${range(rs, (r) => r.objectsPerSecond)} | ${kind === 'bucket' ? range(rs, net) : ''} | ` +
         `${range(rs, (r) => (r.proxyRequests ?? Number.NaN) / r.objects, 2)} | ${range(rs, (r) => r.refused / r.objects, 2)} | ` +
-        `${range(rs, (r) => r.throttledCopies ?? Number.NaN, 0)} | ${ok.map((r) => r.finalLimits.map((l) => num(l, 1)).join('+')).join(', ') || '–'} | ` +
+        `${range(rs, (r) => r.throttledCopies ?? Number.NaN, 0)} | ${ok.map((r) => r.finalLimits.map((l, i) => `${num(l, 1)}${r.finalRates ? ` / ${num(r.finalRates[i] ?? Number.NaN, 1)}` : ''}`).join(' + ')).join(', ') || '–'} | ` +
         `${range(rs, (r) => ((r.cpuSeconds ?? Number.NaN) / r.objects) * 1000, 2)} | ${range(rs, (r) => r.otherCores ?? Number.NaN, 2)} | ` +
         `${ok.map((r) => `${num(r.load[0], 2)} → ${num(r.load[1], 2)}`).join(', ') || '–'} |`,
     );

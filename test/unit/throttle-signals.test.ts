@@ -5,7 +5,7 @@ import t from 'tap';
 import { ByteRate } from '../../daemon/byte-rate.ts';
 import { throttledStore } from '../../daemon/copy-object.ts';
 import { classifyRcError } from '../../daemon/rc-api.ts';
-import { limitFlags } from '../../daemon/rclone-env.ts';
+import { childArgs, limitFlags, lowLevelRetries } from '../../daemon/rclone-env.ts';
 import { CopyError } from '../../shared/errors.ts';
 
 const V2 =
@@ -41,12 +41,31 @@ void t.test('throttledStore: the source read, or else the destination', async (t
   );
 });
 
-void t.test('limitFlags: one low-level try when adaptive; hard caps split between the children', async (t) => {
-  t.same(limitFlags({ adaptive: true, children: 6, maxRequestsPerSecond: 0, maxMiBPerSecond: 0 }), [
-    '--low-level-retries=1',
-  ]);
-  t.same(limitFlags({ adaptive: false, children: 6, maxRequestsPerSecond: 0, maxMiBPerSecond: 0 }), []);
-  t.same(limitFlags({ adaptive: false, children: 3, maxRequestsPerSecond: 100, maxMiBPerSecond: 30 }), [
+void t.test('--low-level-retries: decided once, one flag on the command line, one try when adaptive', async (t) => {
+  t.equal(lowLevelRetries(true), 1);
+  t.equal(lowLevelRetries(false), 2);
+  for (const adaptive of [true, false]) {
+    const args = childArgs({
+      transfersPerChild: 1,
+      flags: [],
+      baseEnv: {},
+      lowLevelRetries: lowLevelRetries(adaptive),
+    });
+    t.same(
+      args.filter((a) => a.startsWith('--low-level-retries')),
+      [`--low-level-retries=${adaptive ? 1 : 2}`],
+      `adaptive ${adaptive}`,
+    );
+  }
+  t.notOk(
+    limitFlags({ children: 2, maxRequestsPerSecond: 10, maxMiBPerSecond: 10 }).some((f) => f.startsWith('--low-level')),
+    'the hard caps leave it alone',
+  );
+});
+
+void t.test('limitFlags: hard caps split between the children, nothing without them', async (t) => {
+  t.same(limitFlags({ children: 6, maxRequestsPerSecond: 0, maxMiBPerSecond: 0 }), []);
+  t.same(limitFlags({ children: 3, maxRequestsPerSecond: 100, maxMiBPerSecond: 30 }), [
     '--tpslimit=33.333',
     '--bwlimit=10M',
   ]);
