@@ -34,13 +34,17 @@ import { parseContentRange, partRanges, rangeHeader, type PartRange } from './pa
 import type { UploadParams } from './sdk-copy.ts';
 import { classifySdkError, SdkStepError } from './sdk-errors.ts';
 
-export type RangedCopyRequest = {
+/** Both ends of one object's copy: the clients, and where it is read from and written to. */
+export type CopyEnds = {
   source: S3Client;
   dest: S3Client;
   srcBucket: string;
   srcKey: string;
   dstBucket: string;
   dstKey: string;
+};
+
+export type RangedCopyRequest = CopyEnds & {
   /** Bytes per part (part-plan.ts choosePartSize); part 1 was asked for with this size. */
   partBytes: number;
   /** Parts copied at once (config worker.sdkPartConcurrency). */

@@ -6,13 +6,13 @@
 // path for keys rclone cannot address (`a//b`, a leading or trailing `/`, `.` and `..` segments).
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { httpStatus } from '../shared/errors.ts';
 import { attributesOf, metadataHeaderValue, refusedByS3, taggingHeader } from '../shared/object-attributes.ts';
 import { uploadControls, type DestControls, type UploadControls } from './dest-controls.ts';
 import { choosePartSize, parseContentRange, rangeHeader, usesRangedCopy } from './part-plan.ts';
-import { rangedCopy } from './ranged-copy.ts';
+import { rangedCopy, type CopyEnds } from './ranged-copy.ts';
 import { SdkStepError } from './sdk-errors.ts';
 import type { SourceTags } from './source-tags.ts';
 import type { ByteRate } from './byte-rate.ts';
@@ -22,13 +22,7 @@ export { SdkStepError };
 /** Parts of one object copied at once when the setting is not given (worker.sdkPartConcurrency). */
 export const DEFAULT_PART_CONCURRENCY = 4;
 
-export type SdkCopyRequest = {
-  source: S3Client;
-  dest: S3Client;
-  srcBucket: string;
-  srcKey: string;
-  dstBucket: string;
-  dstKey: string;
+export type SdkCopyRequest = CopyEnds & {
   partSizeBytes: number;
   /** Parts of one object copied at once (ranged GETs and UploadParts); default DEFAULT_PART_CONCURRENCY. */
   partConcurrency?: number;
