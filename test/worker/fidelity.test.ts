@@ -27,7 +27,7 @@ import {
   type AttributeDifference,
   type ObjectAttributes,
 } from '../../shared/object-attributes.ts';
-import { startLatencyProxy, type LatencyProxy } from '../../scripts/latency-proxy.ts';
+import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
 import {
   createKmsKey,
   createResources,
@@ -36,6 +36,7 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
 } from '../../scripts/local-stack.ts';
+import { clientThrough } from '../helpers/proxied.ts';
 import { batch, content, deadLetters, enqueue, takeAll } from '../helpers/queues.ts';
 import { startWorker, waitFor, workerArgs } from '../helpers/worker-process.ts';
 import { FAST } from '../rclone/fixture.ts';
@@ -63,15 +64,8 @@ const destProxy = await startLatencyProxy({
 });
 t.teardown(() => sourceProxy.stop());
 t.teardown(() => destProxy.stop());
-const through = (proxy: LatencyProxy) =>
-  new S3Client({
-    endpoint: proxy.endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-  });
-const source = through(sourceProxy);
-const dest = through(destProxy);
+const source = clientThrough(sourceProxy);
+const dest = clientThrough(destProxy);
 
 const warnings: string[] = [];
 const log = createLogger(
@@ -396,7 +390,7 @@ t.test('verification with SSE-KMS ETags, which are no MD5s (as Amazon S3 answers
   });
   t.teardown(() => kms.stop());
   const kmsVerifier = new BatchVerifier({
-    dest: through(kms),
+    dest: clientThrough(kms),
     source: () => source,
     by: 'list',
     compareEtag: true,

@@ -20,7 +20,7 @@ import { DEFAULT_CONTROLS } from '../../daemon/dest-controls.ts';
 import { SourceTags } from '../../daemon/source-tags.ts';
 import { CopyError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { startLatencyProxy, type LatencyProxy } from '../../scripts/latency-proxy.ts';
+import { startLatencyProxy } from '../../scripts/latency-proxy.ts';
 import {
   createResources,
   localClients,
@@ -28,6 +28,7 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
 } from '../../scripts/local-stack.ts';
+import { clientThrough } from '../helpers/proxied.ts';
 import { batch, content } from '../helpers/queues.ts';
 
 const MiB = 1024 * 1024;
@@ -64,19 +65,12 @@ const destProxy = await startLatencyProxy({
 });
 t.teardown(() => sourceProxy.stop());
 t.teardown(() => destProxy.stop());
-const through = (proxy: LatencyProxy) =>
-  new S3Client({
-    endpoint: proxy.endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-  });
 const log = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
 
 const copier: Copier = {
   rcloneCopy: () => Promise.reject(new Error('not the rclone path')),
-  source: () => through(sourceProxy),
-  dest: through(destProxy),
+  source: () => clientThrough(sourceProxy),
+  dest: clientThrough(destProxy),
   partSizeBytes: PART,
   partConcurrency: 4,
   verifyEtag: true,
