@@ -47,8 +47,10 @@ export function decideSettlement(
   if (failed.length === 0) return { outcome: 'deleted', steps: [{ type: 'delete' }] };
 
   const errors = new Map(failed.map((f) => [f.key, f.error.slice(0, MAX_ERROR_CHARS)]));
-  // Keys no retry can help (S3 refuses their tags or metadata) go to the dead-letter queue at once.
-  const final = message.attempt >= policy.maxAttempts ? failed : failed.filter((f) => NEVER_RETRIED.has(f.kind));
+  // Keys no retry can help (S3 refuses their tags or metadata) go to the dead-letter queue at once;
+  // keys a store only throttled spend no attempt (a pause, not a failure), whatever the attempt.
+  const exhausted = message.attempt >= policy.maxAttempts;
+  const final = failed.filter((f) => NEVER_RETRIED.has(f.kind) || (exhausted && !SPENDS_NO_ATTEMPT.has(f.kind)));
   const finalKeys = new Set(final.map((f) => f.key));
   const steps: SettleStep[] = [];
   if (final.length > 0) {
@@ -59,10 +61,16 @@ export function decideSettlement(
     const bodies = fitBodies(objects, (part) => deadLetterBody(message, part, described));
     steps.push(...bodies.map((b) => ({ type: 'dead-letter' as const, ...b })));
   }
+  const unspent = new Set(failed.filter((f) => SPENDS_NO_ATTEMPT.has(f.kind)).map((f) => f.key));
   const retried = message.objects.filter((o) => errors.has(o.key) && !finalKeys.has(o.key));
-  if (retried.length > 0) {
-    const bodies = fitBodies(retried, (part) => retryBody(message, part, errors));
-    const delaySeconds = retryDelay(policy, message.attempt);
+  const delaySeconds = retryDelay(policy, message.attempt);
+  const again: Array<[BatchObject[], number]> = [
+    [retried.filter((o) => !unspent.has(o.key)), message.attempt + 1],
+    [retried.filter((o) => unspent.has(o.key)), message.attempt],
+  ];
+  for (const [objects, attempt] of again) {
+    if (objects.length === 0) continue;
+    const bodies = fitBodies(objects, (part) => retryBody(message, part, errors, attempt));
     steps.push(...bodies.map((b) => ({ type: 'resend' as const, ...b, delaySeconds })));
   }
   return { outcome: retried.length > 0 ? 'resent' : 'dead_lettered', steps: [...steps, { type: 'delete' }] };
@@ -71,10 +79,22 @@ export function decideSettlement(
 /** Failure kinds a retry cannot change. */
 const NEVER_RETRIED: ReadonlySet<CopyFailureKind> = new Set(['refused']);
 
-function retryBody(message: BatchMessage, objects: BatchObject[], errors: Map<string, string>): string {
+/**
+ * Failure kinds that spend no attempt: the store asked us to slow down. With adaptive concurrency a
+ * throttled copy has already waited in its slot (up to worker maxThrottledAttempts); without it, or
+ * past that, the key comes back later at the same attempt instead of walking to the dead-letter queue.
+ */
+const SPENDS_NO_ATTEMPT: ReadonlySet<CopyFailureKind> = new Set(['throttled']);
+
+function retryBody(
+  message: BatchMessage,
+  objects: BatchObject[],
+  errors: Map<string, string>,
+  attempt: number,
+): string {
   return encodeMessage({
     ...message,
-    attempt: message.attempt + 1,
+    attempt,
     objects,
     lastErrors: Object.fromEntries(objects.map((o) => [o.key, errors.get(o.key) ?? ''])),
   });

@@ -370,7 +370,7 @@ const schema = {
       arg: 'sqs-unhealthy-seconds',
     },
     adaptiveConcurrency: {
-      doc: 'Adapt the copies in flight and the copy starts per second to each store: fewer when it throttles (SlowDown, 503, 429), more while it keeps up; throttled attempts are retried in place, and rclone children and the source SDK client make one try per refused request so the worker sees every refusal. Off: only the retries of the SDK and of rclone, so a store that keeps throttling spends the attempts of its keys and can fill the dead-letter queue (BENCHMARKS.md)',
+      doc: 'Adapt the copies in flight and the copy starts per second to each store: fewer when it throttles (SlowDown, 503, 429), more while it keeps up; throttled attempts are retried in place, and rclone children and the source SDK client make one try per refused request so the worker sees every refusal. Off: only the retries of the SDK and of rclone, then the keys come back through the queue (a throttled key spends no attempt), far slower (BENCHMARKS.md)',
       format: Boolean,
       default: true,
       env: 'RCLONE_MIGRATE_ADAPTIVE_CONCURRENCY',

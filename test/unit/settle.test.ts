@@ -25,7 +25,7 @@ const message = (attempt: number, keys = ['a', 'b', 'c']): BatchMessage => ({
 });
 const policy = { maxAttempts: 3, retryDelaySeconds: 10 };
 const ok = (key: string): KeyOutcome => ({ key, ok: true, bytes: 1, path: 'rclone' });
-const bad = (key: string, kind: 'copy' | 'aborted' | 'refused' = 'copy'): KeyOutcome => ({
+const bad = (key: string, kind: 'copy' | 'aborted' | 'refused' | 'throttled' = 'copy'): KeyOutcome => ({
   key,
   ok: false,
   kind,
@@ -105,6 +105,33 @@ t.test('a key S3 refuses is dead-lettered at once; the others of the batch are r
     alone.steps.map((x) => x.type),
     ['dead-letter', 'delete'],
   );
+});
+
+t.test('a key a store only throttled spends no attempt, and is never dead-lettered for it', async (t) => {
+  const s = decideSettlement(message(3), [bad('a', 'throttled'), bad('b'), ok('c')], policy);
+  t.equal(s.outcome, 'resent');
+  t.same(
+    s.steps.map((x) => x.type),
+    ['dead-letter', 'resend', 'delete'],
+    'the exhausted key dead-lettered, the throttled one re-sent',
+  );
+  const [dead, resend] = s.steps;
+  if (dead?.type !== 'dead-letter' || resend?.type !== 'resend') throw new Error('expected dead-letter, resend');
+  t.same(
+    (JSON.parse(dead.body) as DeadLetter).failures?.map((f) => f.key),
+    ['b'],
+  );
+  const again = parseMessage(resend.body);
+  t.same(
+    again.objects.map((o) => o.key),
+    ['a'],
+  );
+  t.equal(again.attempt, 3, 'same attempt: throttling is not a failure of the key');
+  t.same(again.lastErrors, { a: 'boom a' });
+
+  const mixed = decideSettlement(message(1), [bad('a', 'throttled'), bad('b')], policy);
+  const attempts = mixed.steps.flatMap((x) => (x.type === 'resend' ? [parseMessage(x.body).attempt] : []));
+  t.same(attempts, [2, 1], 'the other failed key spends its attempt, the throttled one does not');
 });
 
 t.test('shutdown cut the batch short: release the whole message', async (t) => {
