@@ -5,7 +5,7 @@
 // copiers take turns, their order rotated per round; medians with the load average. Loopback only,
 // bounded in runs and time. Run with the pinned rclone on PATH:
 //   node scripts/with-tools.ts node scripts/bench/large-copy.ts [--sizes 128,256] [--objects 2] [--runs 3]
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { loadavg } from 'node:os';
@@ -26,8 +26,9 @@ import { DEFAULT_CONTROLS } from '../../daemon/dest-controls.ts';
 import { sdkCopy } from '../../daemon/sdk-copy.ts';
 import { SourceTags } from '../../daemon/source-tags.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { startCephRgw } from '../ceph-rgw.ts';
-import { DEST_REMOTE, rcloneEnv, SOURCE_REMOTE, type Remote } from './rclone-env.ts';
+import { createRgwUser, startCephRgw } from '../ceph-rgw.ts';
+import { rcloneDirect } from './copiers/rclone-direct.ts';
+import type { Remote } from './rclone-env.ts';
 import { readStat } from './procfs.ts';
 import { median, ratio } from './stats.ts';
 
@@ -71,14 +72,14 @@ const say = (line: string) => console.error(`large-copy: ${line}`);
 const rgw = await startCephRgw({ memstoreBytes: 4 * 1024 * MiB, say });
 const conf = join(rgw.dir, 'ceph.conf');
 try {
-  const destUser = await createUser(conf, 'bench-dest');
+  const { accessKeyId, secretAccessKey } = await createRgwUser(rgw, 'bench-dest');
   const sourceRemote: Remote = {
     endpoint: rgw.endpoint,
     region: rgw.region,
     accessKeyId: rgw.accessKeyId,
     secretAccessKey: rgw.secretAccessKey,
   };
-  const destRemote: Remote = { endpoint: rgw.endpoint, region: rgw.region, ...destUser };
+  const destRemote: Remote = { endpoint: rgw.endpoint, region: rgw.region, accessKeyId, secretAccessKey };
   const source = client(sourceRemote);
   const dest = client(destRemote);
   const results: Run[] = [];
@@ -158,14 +159,6 @@ function client(remote: Remote): S3Client {
   });
 }
 
-/** A second RGW user; radosgw-admin makes its keys and prints them (no secret on a command line). */
-async function createUser(conf: string, uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const stdout = await radosgwAdmin(conf, ['user', 'create', `--uid=${uid}`, `--display-name=${uid}`]);
-  const key = (JSON.parse(stdout) as { keys?: Array<{ access_key?: string; secret_key?: string }> }).keys?.[0];
-  if (!key?.access_key || !key.secret_key) throw new Error(`radosgw-admin user create ${uid}: no keys`);
-  return { accessKeyId: key.access_key, secretAccessKey: key.secret_key };
-}
-
 async function radosgwAdmin(conf: string, args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)('radosgw-admin', ['-c', conf, '-n', 'client.admin', ...args], {
     timeout: 60_000,
@@ -184,9 +177,13 @@ type Setup = {
 };
 
 async function copyAll(copier: CopierName, s: Setup): Promise<void> {
-  const signal = AbortSignal.timeout(Math.max(1000, Math.min(600_000, deadline - Date.now())));
+  const timeoutMs = Math.max(1000, Math.min(600_000, deadline - Date.now()));
+  const signal = AbortSignal.timeout(timeoutMs);
   const tags = new SourceTags(createLogger('warn'), 'count');
-  if (copier === 'rclone') return rcloneCopy(s, signal);
+  if (copier === 'rclone') {
+    const { sourceRemote: source, destRemote: dest, srcBucket: sourceBucket, dstBucket: destBucket, keys } = s;
+    return rcloneDirect({ source, dest, sourceBucket, destBucket, keys, timeoutMs });
+  }
   await Promise.all(
     s.keys.map(async (key) => {
       if (copier === 'ceiling') return ceilingCopy(s, key, signal);
@@ -232,30 +229,6 @@ async function ceilingCopy(s: Setup, key: string, signal: AbortSignal): Promise<
     partSize: 16 * MiB,
     queueSize: 4,
   }).done();
-}
-
-function rcloneCopy(s: Setup, signal: AbortSignal): Promise<void> {
-  const env = rcloneEnv(s.sourceRemote, s.destRemote);
-  return Promise.all(
-    s.keys.map(
-      (key) =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn(
-            'rclone',
-            ['copyto', `${SOURCE_REMOTE}:${s.srcBucket}/${key}`, `${DEST_REMOTE}:${s.dstBucket}/${key}`],
-            { env, stdio: ['ignore', 'ignore', 'pipe'], signal },
-          );
-          let stderr = '';
-          child.stderr.on('data', (c: Buffer) => {
-            if (stderr.length < 2000) stderr += c.toString();
-          });
-          child.on('error', reject);
-          child.on('exit', (code, sig) =>
-            code === 0 ? resolve() : reject(new Error(`rclone copyto ${key}: ${code ?? sig}: ${stderr.trim()}`)),
-          );
-        }),
-    ),
-  ).then(() => undefined);
 }
 
 function report(results: readonly Run[]): string {
